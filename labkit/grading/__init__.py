@@ -1,0 +1,29 @@
+"""Grading: the pytest plugin, the loader for ``--impl``, the lab registry, the score report.
+
+Grader suites use ``lab_fixture`` to get the code under test:
+
+    # graders/lab1_cap/conftest.py
+    from labkit.grading import lab_fixture
+    lab = lab_fixture("lab1_cap")      # a session fixture: the imported lab package
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .labs import LABS, Lab, find_lab
+from .loader import load_lab, require
+
+
+def lab_fixture(package: str):
+    """A session-scoped fixture that imports ``package`` from ``--impl`` (or fails the test
+    with a ``SubmissionError`` that names the file and line)."""
+
+    @pytest.fixture(scope="session", name="lab")
+    def lab():
+        return load_lab(package)
+
+    return lab
+
+
+__all__ = ["LABS", "Lab", "find_lab", "load_lab", "require", "lab_fixture"]

@@ -1,0 +1,175 @@
+"""The grading plugin for pytest, loaded by ``graders/conftest.py``.
+
+* ``@pytest.mark.points(n)``: what a test is worth; its docstring's first line is its name.
+* ``--impl starter|reference|PATH``: the code under test (``PATH``: a folder like starter/).
+* ``--report-dir DIR`` (default ``reports``): where score.json and score.md go.
+* ``--require-full-score``: exit non-zero unless every point is earned (``nox -s reference``).
+
+Each failure is turned into a message for the student (``failure_text``): the property and its
+evidence as the grader wrote it, "not implemented yet" for untouched starter code, the file and
+line of a student exception, a timeout sentence; an internal error is labelled as ours.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+
+import pytest
+
+from ..errors import BudgetExceeded, PropertyViolation, StudentCodeError, SubmissionError
+from ..simulator import display_path, is_student_file
+from . import loader
+from .labs import lab_of_path
+from .report import TestResult, number_tests, to_terminal, write_reports
+
+_results: dict[str, TestResult] = {}
+_shown_import_errors: set[str] = set()  # labs whose import error was shown
+_started = 0.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("grading")
+    group.addoption("--impl", default="starter",
+                    help="code under test: starter, reference, or a folder laid out like starter/")
+    group.addoption("--report-dir", default="reports", help="where to write score.json/score.md")
+    group.addoption("--require-full-score", action="store_true",
+                    help="exit non-zero unless the score is full (for the reference)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _started
+    config.addinivalue_line("markers", "points(n): how many points the test is worth")
+    _started = time.monotonic()
+    try:
+        path = loader.resolve_impl(config.getoption("--impl"))
+    except SubmissionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    loader.use_impl(path)
+    _results.clear()
+    _shown_import_errors.clear()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        lab = lab_of_path(str(item.path))
+        marker = item.get_closest_marker("points")
+        points = float(marker.args[0]) if marker and marker.args else 0.0
+        doc = (getattr(item, "function", None).__doc__ or "").strip() if hasattr(item, "function") else ""
+        name = doc.splitlines()[0].strip() if doc else item.name
+        tags = [lab.short if lab else "other", Path(item.path).stem.removeprefix("test_")]
+        _results[item.nodeid] = TestResult(nodeid=item.nodeid, lab=lab.package if lab else "other",
+                                           name=name, max_score=points, tags=tags)
+    number_tests(list(_results.values()))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    result = _results.get(item.nodeid)
+    if result is None:
+        return
+    if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
+        result.duration += call.duration
+        if report.outcome == "passed" and call.when == "call":
+            result.status, result.score, result.output = "passed", result.max_score, ""
+        else:
+            result.status, result.score = "failed", 0.0
+            if report.skipped:
+                result.output = f"skipped: {_skip_reason(report)}"
+            else:
+                result.output = failure_text(call.excinfo, result.lab)
+                report.longrepr = result.output
+    elif call.when == "teardown" and report.outcome == "failed" and result.status == "passed":
+        result.status, result.score = "failed", 0.0
+        result.output = failure_text(call.excinfo, result.lab)
+
+
+def failure_text(excinfo: pytest.ExceptionInfo | None, lab: str) -> str:
+    """The message a student sees for a failed test."""
+    if excinfo is None:
+        return "failed"
+    exc = excinfo.value
+    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:  # e.g. Hypothesis FlakyFailure
+        flaky = type(exc).__name__.startswith("Flaky")
+        inner = failure_text(pytest.ExceptionInfo.from_exception(exc.exceptions[0]), lab)
+        if flaky:
+            return ("your implementation is not deterministic: the same fault schedule and seed "
+                    "gave different results when run again. Usual causes: reading the wall clock "
+                    "(time.time), the global random module instead of self.rng, threads, or "
+                    "iterating over a set of strings. First failure:\n" + inner)
+        return inner
+    notes = "\n".join(getattr(exc, "__notes__", []) or [])
+    if isinstance(exc, SubmissionError):
+        if lab in _shown_import_errors:
+            return f"{lab} could not be loaded (see the first test of this lab for why)."
+        _shown_import_errors.add(lab)
+        return str(exc)
+    nie = _find(exc, NotImplementedError)
+    if nie is not None:
+        what = str(nie) or "a method the starter leaves as TODO"
+        return f"not implemented yet: {what}"
+    text = str(exc)
+    if type(exc).__name__ == "Failed" and "Timeout" in text:
+        return (f"the test did not finish in time ({text.strip()}). Is there an infinite loop in "
+                f"a handler? A handler must return quickly; use timers to wait.")
+    if isinstance(exc, (PropertyViolation, BudgetExceeded, StudentCodeError, AssertionError)):
+        return text + (f"\n{notes}" if notes else "")
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if is_student_file(f.filename)
+              and "/graders/" not in f.filename.replace("\\", "/")]
+    if frames:
+        last = frames[-1]
+        return (f"your code raised {type(exc).__name__}: {text}\n  at "
+                f"{display_path(last.filename)}:{last.lineno} in {last.name}: {last.line}"
+                + (f"\n{notes}" if notes else ""))
+    tb = "".join(traceback.format_exception(exc)[-6:])
+    return (f"internal error in the grader (not your fault; please report it to the course "
+            f"staff): {type(exc).__name__}: {text}\n{tb}")
+
+
+def _find(exc: BaseException | None, kind: type) -> BaseException | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, kind):
+            return exc
+        if isinstance(exc, StudentCodeError) and isinstance(exc.cause, kind):
+            return exc.cause
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    results = list(_results.values())
+    if not results:
+        return
+    impl = str(loader.impl_dir())
+    elapsed = time.monotonic() - _started
+    json_path, md_path = write_reports(results, Path(config.getoption("--report-dir")), elapsed,
+                                       display_path(impl))
+    tr = terminalreporter
+    tr.write_sep("=", f"score report ({display_path(impl)})")
+    for line in to_terminal(results):
+        tr.write_line(line)
+    tr.write_line("")
+    tr.write_line(f"Written: {display_path(str(json_path))}, {display_path(str(md_path))} "
+                  f"(full messages for every failed test)")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not session.config.getoption("--require-full-score"):
+        return
+    results = list(_results.values())
+    score = sum(r.score for r in results)
+    max_score = sum(r.max_score for r in results)
+    if not results or score < max_score:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

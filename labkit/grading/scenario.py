@@ -1,0 +1,84 @@
+"""Failure context for graded runs: every failure says what broke, the seed, the faults, the
+last events and how to run it again.
+
+    with scenario(sim, seed=seed, schedule=schedule):
+        sim.run_until(5.0)
+        check_converged(sim)          # raises PropertyViolation / AssertionError
+
+Any ``PropertyViolation``, ``AssertionError``, ``BudgetExceeded`` or ``StudentCodeError`` raised
+inside the block is re-raised as ``ScenarioFailure`` (an AssertionError) whose message adds the
+seed, the fault schedule, the trace's last events and a replay command. The original exception
+stays attached as ``__cause__`` (so "not implemented yet" is still recognised).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+from ..errors import BudgetExceeded, PropertyViolation, StudentCodeError
+from ..faults import format_schedule
+from ..simulator import Simulation
+
+
+class ScenarioFailure(AssertionError):
+    """A graded run failed; ``str()`` is the full student-facing explanation."""
+
+    def __init__(self, message: str, *, seed: int | None, schedule: tuple, digest: str,
+                 prop: str = ""):
+        super().__init__(message)
+        self.seed = seed
+        self.schedule = schedule
+        self.digest = digest
+        self.prop = prop
+
+
+def current_test() -> str:
+    """``path::name`` of the running pytest test (without the "(call)" suffix)."""
+    return os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+
+
+def replay_command() -> str:
+    test = current_test()
+    if not test:
+        return ""
+    path, _, name = test.partition("::")
+    lab = next((p for p in path.split("/") if p.startswith("lab")), "")
+    short = lab.split("_")[0]
+    return f"nox -s grade -- {short} -k '{name.split('[')[0]}'"
+
+
+@contextmanager
+def scenario(sim: Simulation, *, seed: int | None = None, schedule: Iterable = (),
+             events: int = 25) -> Iterator[Simulation]:
+    schedule = tuple(schedule)
+    try:
+        yield sim
+    except (PropertyViolation, AssertionError, BudgetExceeded, StudentCodeError) as exc:
+        if isinstance(exc, ScenarioFailure):
+            raise
+        if isinstance(exc, StudentCodeError) and exc.not_implemented:
+            raise  # the plugin shows "not implemented yet"; a trace would only distract
+        raise ScenarioFailure(explain(exc, sim, seed, schedule, events), seed=seed,
+                              schedule=schedule, digest=sim.trace.digest(),
+                              prop=getattr(exc, "prop", type(exc).__name__)) from exc
+
+
+def explain(exc: BaseException, sim: Simulation, seed: int | None, schedule: tuple,
+            events: int = 25) -> str:
+    lines = [str(exc).rstrip()]
+    if seed is not None:
+        lines.append(f"seed: {seed}   nodes: {', '.join(sim.node_ids)}   "
+                     f"virtual time reached: {sim.now:.3f}s")
+    if schedule:
+        lines.append("fault schedule:")
+        lines.append(format_schedule(schedule))
+    tail = sim.trace.tail(events)
+    if tail:
+        lines.append(f"last {len(tail)} events (time, node, event):")
+        lines += [f"  {line[:160]}" for line in tail]
+    replay = replay_command()
+    if replay:
+        lines.append(f"run it again: {replay}")
+    return "\n".join(lines)

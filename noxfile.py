@@ -1,0 +1,84 @@
+"""Sessions: grade (students), reference (instructors), tests (maintainers, CI), bench.
+
+    nox -s grade                       # grade starter/ on every lab; exit 0 whatever the score
+    nox -s grade -- lab1               # one lab
+    nox -s grade -- lab1 --impl PATH   # another folder laid out like starter/
+    nox -s reference -- lab1           # the reference; exit non-zero unless full marks
+    nox -s tests                       # the project's own tests
+    nox -s bench                       # simulator throughput, written to reports/bench.json
+
+Everything after ``--`` that is not a lab name goes to pytest unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT))
+from labkit.grading.labs import available_labs, find_lab  # noqa: E402
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+ENV = {"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+DEPS = nox.project.load_toml(ROOT / "pyproject.toml")["project"]["dependencies"]
+OPTIONS_WITH_VALUE = {"--impl", "--report-dir", "-k", "-m", "--timeout", "-p", "--maxfail"}
+
+
+def _grader_args(posargs: list[str]) -> list[str]:
+    """Turn lab names (lab1, lab1_cap) into grader folders; pass everything else to pytest."""
+    paths, rest = [], []
+    args = iter(posargs)
+    for arg in args:
+        if arg in OPTIONS_WITH_VALUE:
+            rest += [arg, next(args, "")]
+        elif re.fullmatch(r"lab\d\w*", arg):
+            try:
+                lab = find_lab(arg)
+            except ValueError as exc:
+                raise SystemExit(f"nox: {exc}") from None
+            if not lab.grader_dir.is_dir():
+                raise SystemExit(f"nox: {lab.short} ({lab.title}) has no graders yet")
+            paths.append(str(lab.grader_dir.relative_to(ROOT)))
+        else:
+            rest.append(arg)
+    if not paths:
+        paths = [str(lab.grader_dir.relative_to(ROOT)) for lab in available_labs()]
+    return [*paths, "-q", "--no-header", "-rN", "--tb=line", *rest]
+
+
+@nox.session
+def grade(session: nox.Session) -> None:
+    """Grade starter/ (or --impl PATH). A score is not an error: exits 0 whatever the score."""
+    session.install(*DEPS)
+    args = _grader_args(session.posargs)
+    session.run("python", "-m", "pytest", *args, env=ENV, success_codes=[0, 1])
+
+
+@nox.session
+def reference(session: nox.Session) -> None:
+    """Grade reference/; fails unless every point is earned (instructors only)."""
+    session.install(*DEPS)
+    args = _grader_args(session.posargs)
+    session.run("python", "-m", "pytest", *args, "--impl", "reference", "--require-full-score",
+                env=ENV)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The project's own tests: labkit, the graders against reference/starter/buggy variants."""
+    session.install(*DEPS)
+    session.run("python", "-m", "pytest", "tests", *session.posargs, env=ENV)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Throughput of the simulator and checkers; prints and writes reports/bench.json."""
+    session.install(*DEPS)
+    session.run("python", "-m", "labkit.bench", *session.posargs, env=ENV)
+
+
