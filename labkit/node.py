@@ -110,8 +110,8 @@ class Node:
 
     def on_message(self, src: str, msg: dict) -> None:
         """Called for each message that arrives. The default calls ``handle_<type>(src, msg)``."""
-        kind = msg.get("type") if isinstance(msg, dict) else None
-        handler = getattr(self, f"handle_{kind}", None) if isinstance(kind, str) else None
+        kind = msg.get("type")
+        handler = getattr(self, "handle_" + kind, None) if type(kind) is str else None
         if handler is None:
             known = sorted(n[len("handle_"):] for n in dir(self) if n.startswith("handle_"))
             raise ContractError(

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import heapq
 import json
+from json.encoder import c_make_encoder, encode_basestring_ascii
+from json.scanner import c_make_scanner
 import random
 import sysconfig
 import traceback
@@ -40,8 +42,18 @@ from .storage import Storage, to_json
 from .trace import Trace
 
 DELIVER, TIMER, REQUEST, TIMEOUT, CALL = range(5)
-_loads = json.loads
-_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+# JSON copies are the hot path: build the C encoder and scanner once instead of per call.
+_encode = c_make_encoder(None, None, encode_basestring_ascii, None, ":", ",", False, False, False)
+_scan = c_make_scanner(json.JSONDecoder())
+
+
+def _dumps(obj: Any) -> str:
+    """Compact JSON of a dict (what every message, reply and request becomes)."""
+    return "".join(_encode(obj, 0))
+
+
+def _loads(data: str) -> Any:
+    return _scan(data, 0)[0]
 
 
 @dataclass(frozen=True)
@@ -119,8 +131,8 @@ class Simulation:
         self._apply_listeners: list[Callable[[str, int, Any], None]] = []
         self._trace_add = self.trace.records.append
         self._rt = _Runtime(self)
-        for n in self.node_ids:
-            self.at(0.0, lambda n=n: self._boot(n))
+        for n in self.node_ids:  # boot now, so faults can be applied right after construction
+            self._boot(n)
 
     # ----- reading the cluster -------------------------------------------------------------------
 
@@ -453,7 +465,7 @@ class Simulation:
             raise ContractError(f"{src} sent {msg!r} to {dst}: a message must be a dict")
         try:
             data = _dumps(msg)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             data = to_json(msg, f"the message {src} sent to {dst}")  # raises with the field
         self.sent += 1
         mtype = msg.get("type")

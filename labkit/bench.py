@@ -1,0 +1,112 @@
+"""``nox -s bench``: how fast the simulator and the checkers are, measured in one run.
+
+Figures (all printed and written to ``reports/bench.json``):
+
+* ``bare_heap_events_per_s``: a bare ``heapq`` loop pushing and popping one event per message:
+  the ceiling any heap-based simulator in Python can reach on this machine;
+* ``noop_node_messages_per_s``: delivered messages per wall second through the full simulator
+  (JSON copy, latency, trace, dispatch) with nodes that do nothing but answer each message;
+* ``overhead_ratio``: bare heap rate / no-op node rate: the simulator's cost per message;
+* one block per lab whose ``graders/<lab>/bench.py`` defines ``bench()`` (reference nodes).
+
+Speed is measured here and only here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import importlib
+import json
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+from .grading.labs import LABS, REPO
+from .node import Node
+from .simulator import Simulation
+
+MESSAGES = 200_000
+
+
+class PingPong(Node):
+    """Keeps a fixed number of messages in flight, doing no work per message."""
+
+    def on_start(self) -> None:
+        for _ in range(8):
+            self.send(self.peers[0], {"type": "ping"})
+
+    def handle_ping(self, src: str, msg: dict) -> None:
+        self.send(src, msg)
+
+
+def bare_heap(n: int = MESSAGES) -> float:
+    """Events per second of a bare heap loop: pop an event, push the next one."""
+    rng = random.Random(0)
+    heap = [(rng.uniform(0.001, 0.01), i, "n1") for i in range(16)]
+    heapq.heapify(heap)
+    seq = 16
+    start = time.perf_counter()
+    for _ in range(n):
+        t, _, node = heapq.heappop(heap)
+        seq += 1
+        heapq.heappush(heap, (t + rng.uniform(0.001, 0.01), seq, node))
+    return n / (time.perf_counter() - start)
+
+
+def noop_nodes(n: int = MESSAGES) -> tuple[float, float]:
+    """(delivered messages per wall second, simulated seconds per wall second)."""
+    sim = Simulation(PingPong, 2, seed=0, max_events=10 * n)
+    start = time.perf_counter()
+    while sim.delivered < n:
+        sim.run_for(1.0)
+    wall = time.perf_counter() - start
+    return sim.delivered / wall, sim.now / wall
+
+
+def run(labs: list[str]) -> dict:
+    heap_rate = bare_heap()
+    noop_rate, noop_speed = noop_nodes()
+    results: dict = {
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "simulator": {
+            "bare_heap_events_per_s": round(heap_rate),
+            "noop_node_messages_per_s": round(noop_rate),
+            "noop_simulated_s_per_wall_s": round(noop_speed, 1),
+            "overhead_ratio": round(heap_rate / noop_rate, 2),
+        },
+    }
+    for lab in LABS:
+        if labs and lab.short not in labs and lab.package not in labs:
+            continue
+        if not (REPO / "graders" / lab.package / "bench.py").exists():
+            continue
+        module = importlib.import_module(f"graders.{lab.package}.bench")
+        results[lab.package] = {k: (round(v, 2) if isinstance(v, float) else v)
+                                for k, v in module.bench().items()}
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nox -s bench --", description=__doc__.splitlines()[0])
+    parser.add_argument("labs", nargs="*", help="only these labs (default: all with a bench)")
+    parser.add_argument("--out", default="reports/bench.json")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    results = run(args.labs)
+    for section, figures in results.items():
+        print(section)
+        for name, value in figures.items():
+            shown = f"{value:,}" if isinstance(value, (int, float)) else value
+            print(f"  {name:<40} {shown}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
