@@ -47,7 +47,7 @@ def _grader_args(posargs: list[str]) -> list[str]:
         else:
             rest.append(arg)
     if not paths:
-        paths = [str(lab.grader_dir.relative_to(ROOT)) for lab in available_labs()]
+        paths = [str(lab.grader_dir.relative_to(ROOT)) for lab in available_labs()] or ["graders"]
     return [*paths, "-q", "--no-header", "-rN", "--tb=line", *rest]
 
 
@@ -82,3 +82,10 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "labkit.bench", *session.posargs, env=ENV)
 
 
+
+
+@nox.session
+def replay(session: nox.Session) -> None:
+    """Run a recorded failure again: nox -s replay -- <failure id> [--until T] [--node n2]."""
+    session.install(*DEPS)
+    session.run("python", "-m", "labkit.replay", *session.posargs, env=ENV)

@@ -181,6 +181,20 @@ class Simulation:
                 raise PropertyViolation(prop, evidence, time=sim.now)
         self.observe(observer)
 
+    def track_state(self, describe: Callable[[Node], str | None]) -> None:
+        """Record a ``state`` trace event whenever ``describe(node)`` changes (e.g. a Raft
+        node's "leader 3"); the trace viewer colours each lane by the first word."""
+        last: dict[str, str | None] = {}
+
+        def observer(sim: "Simulation") -> None:
+            for n, obj in sim._nodes.items():
+                text = None if obj is None else describe(obj)
+                if text != last.get(n):
+                    last[n] = text
+                    if text is not None:
+                        sim._trace_add((sim.now, "state", n, "", text, None))
+        self.observe(observer)
+
     def on_apply(self, fn: Callable[[str, int, Any], None]) -> None:
         """Call ``fn(node, index, command)`` whenever a node applies a command."""
         self._apply_listeners.append(fn)

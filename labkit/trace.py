@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable
 
 KINDS = ("send", "deliver", "drop", "timer", "request", "reply", "timeout", "crash", "restart",
-         "pause", "resume", "fault", "log", "apply", "error", "start")
+         "pause", "resume", "fault", "log", "apply", "error", "start", "state")
 
 Record = tuple  # (time, kind, node, peer, detail, ref)
 

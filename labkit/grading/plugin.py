@@ -1,4 +1,8 @@
-"""The grading plugin for pytest, loaded by ``graders/conftest.py``.
+"""The grading plugin for pytest, loaded with ``-p labkit.grading.plugin`` (pyproject's addopts).
+
+It is registered before the command line is parsed, so ``--impl PATH`` is always read as an
+option: the submission folder is never mistaken for a test path, and no ``conftest.py`` inside
+a submission is ever loaded. It only acts when the run collects a ``graders`` folder.
 
 * ``@pytest.mark.points(n)``: what a test is worth; its docstring's first line is its name.
 * ``--impl starter|reference|PATH``: the code under test (``PATH``: a folder like starter/).
@@ -12,6 +16,7 @@ line of a student exception, a timeout sentence; an internal error is labelled a
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from pathlib import Path
@@ -20,13 +25,14 @@ import pytest
 
 from ..errors import BudgetExceeded, PropertyViolation, StudentCodeError, SubmissionError
 from ..simulator import display_path, is_student_file
-from . import loader
-from .labs import lab_of_path
+from . import failures, lint, loader
+from .labs import find_lab, lab_of_path
 from .report import TestResult, number_tests, to_terminal, write_reports
 
 _results: dict[str, TestResult] = {}
 _shown_import_errors: set[str] = set()  # labs whose import error was shown
 _started = 0.0
+_active = False  # set at configure: is this a grading run?
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,9 +44,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="exit non-zero unless the score is full (for the reference)")
 
 
+def _is_grading(config: pytest.Config) -> bool:
+    """True when pytest was asked to run grader suites (a path inside a ``graders`` folder)."""
+    return any("graders" in Path(str(arg).split("::")[0]).resolve().parts for arg in config.args)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    global _started
+    global _started, _active
     config.addinivalue_line("markers", "points(n): how many points the test is worth")
+    _active = _is_grading(config)
+    if not _active:
+        return  # the project's own tests: no --impl, no score report
     _started = time.monotonic()
     try:
         path = loader.resolve_impl(config.getoption("--impl"))
@@ -52,6 +66,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not _active:
+        return
     for item in items:
         lab = lab_of_path(str(item.path))
         marker = item.get_closest_marker("points")
@@ -66,6 +82,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    if call.when == "setup" and _active:
+        failures.reset()
     outcome = yield
     report = outcome.get_result()
     result = _results.get(item.nodeid)
@@ -81,10 +99,43 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 result.output = f"skipped: {_skip_reason(report)}"
             else:
                 result.output = failure_text(call.excinfo, result.lab)
+                cap = failures.take() if call.when == "call" else None
+                if cap is not None:
+                    result.output = _record_failure(item, result, cap)
                 report.longrepr = result.output
     elif call.when == "teardown" and report.outcome == "failed" and result.status == "passed":
         result.status, result.score = "failed", 0.0
         result.output = failure_text(call.excinfo, result.lab)
+
+
+def _record_failure(item: pytest.Item, result: TestResult, cap: failures.Capture) -> str:
+    """Check the failure is deterministic, write its record and trace page, say where."""
+    note = ""
+    if not os.environ.get("LABKIT_NO_RECHECK"):
+        try:
+            item.runtest()  # the same test again: derandomized, so the same final example
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # the failure we expect, or another: compared below
+            pass
+        again = failures.take()
+        if again is None or again.digest != cap.digest:
+            diff = failures.first_difference(cap.sim, again.sim) if again else \
+                "the second run did not fail at all"
+            note = ("your implementation is not deterministic: the same seed and fault schedule "
+                    "gave a different run the second time. Usual causes: reading the wall clock "
+                    "(time.time), the random module instead of self.rng, threads, or iterating "
+                    "over a set of strings (its order changes between runs). The runs first "
+                    f"differ at {diff}\n")
+    lab = find_lab(result.lab)
+    fid = failures.failure_id(lab.short, item.nodeid, cap)
+    record = failures.to_record(cap, fid=fid, lab=result.lab, nodeid=item.nodeid,
+                                name=result.name, impl=str(loader.impl_dir()))
+    record["nondeterministic"] = note
+    report_dir = Path(item.config.getoption("--report-dir"))
+    _, html_path = failures.write(record, report_dir / "failures")
+    return (f"{note}{result.output}\nfailure id: {fid}\n  replay: nox -s replay -- {fid}"
+            f"\n  trace viewer: {display_path(str(html_path))}")
 
 
 def failure_text(excinfo: pytest.ExceptionInfo | None, lab: str) -> str:
@@ -155,18 +206,30 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     impl = str(loader.impl_dir())
     elapsed = time.monotonic() - _started
     json_path, md_path = write_reports(results, Path(config.getoption("--report-dir")), elapsed,
-                                       display_path(impl))
+                                       display_path(impl), _lint_warnings(results))
     tr = terminalreporter
     tr.write_sep("=", f"score report ({display_path(impl)})")
     for line in to_terminal(results):
         tr.write_line(line)
+    warnings = _lint_warnings(results)
+    if warnings:
+        tr.write_line("")
+        tr.write_line("Warnings (no points taken; these usually break determinism):")
+        for w in warnings:
+            tr.write_line(f"  {w}")
     tr.write_line("")
     tr.write_line(f"Written: {display_path(str(json_path))}, {display_path(str(md_path))} "
                   f"(full messages for every failed test)")
 
 
+def _lint_warnings(results: list[TestResult]) -> list[str]:
+    labs = sorted({r.lab for r in results})
+    root = loader.impl_dir()
+    return [w for lab in labs if (root / lab).is_dir() for w in lint.scan(root / lab)]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if not session.config.getoption("--require-full-score"):
+    if not _active or not session.config.getoption("--require-full-score"):
         return
     results = list(_results.values())
     score = sum(r.score for r in results)

@@ -41,15 +41,17 @@ def number_tests(results: list[TestResult]) -> None:
         r.number = f"{lab.number if lab else 9}.{counters[r.lab]}"
 
 
-def to_gradescope(results: list[TestResult], execution_time: float, impl: str) -> dict:
+def to_gradescope(results: list[TestResult], execution_time: float, impl: str,
+                  warnings: list[str] = ()) -> dict:
     score = sum(r.score for r in results)
     max_score = sum(r.max_score for r in results)
     summary = "; ".join(f"{_title(p)}: {s:g}/{m:g}" for p, s, m in lab_totals(results))
+    notes = "".join(f"\nWarning: {w}" for w in warnings)
     return {
         "score": score,
         "max_score": max_score,
         "execution_time": round(execution_time, 3),
-        "output": f"Graded {impl}. {summary}",
+        "output": f"Graded {impl}. {summary}{notes}",
         "visibility": "visible",
         "tests": [{
             "name": r.name,
@@ -68,8 +70,11 @@ def to_gradescope(results: list[TestResult], execution_time: float, impl: str) -
     }
 
 
-def to_markdown(results: list[TestResult], impl: str) -> str:
-    lines = [f"# Score report", "", f"Code under test: `{impl}`", ""]
+def to_markdown(results: list[TestResult], impl: str, warnings: list[str] = ()) -> str:
+    lines = ["# Score report", "", f"Code under test: `{impl}`", ""]
+    if warnings:
+        lines += ["Warnings (no points taken; these usually break determinism):", ""]
+        lines += [f"- {w}" for w in warnings] + [""]
     for p, s, m in lab_totals(results):
         lines += [f"## {_title(p)}: {s:g} / {m:g}", "", "| # | test | points | result |",
                   "|---|---|---|---|"]
@@ -98,8 +103,9 @@ def to_terminal(results: list[TestResult], width: int = 100) -> list[str]:
             name = r.name if len(r.name) <= width - 24 else r.name[: width - 27] + "..."
             out.append(f"  {mark}{r.number:<6}{name:<{width - 24}}{r.score:>5g} / {r.max_score:<4g}")
             if r.status != "passed" and r.output:
-                first = r.output.strip().splitlines()[0]
-                out.append(f"         {first[: width - 9]}")
+                lines = r.output.strip().splitlines()
+                out.append(f"         {lines[0][: width - 9]}")
+                out += [f"         {line.strip()}" for line in lines if "nox -s replay --" in line]
     total = sum(r.score for r in results)
     max_total = sum(r.max_score for r in results)
     out.append("")
@@ -108,12 +114,13 @@ def to_terminal(results: list[TestResult], width: int = 100) -> list[str]:
 
 
 def write_reports(results: list[TestResult], report_dir: Path, execution_time: float,
-                  impl: str) -> tuple[Path, Path]:
+                  impl: str, warnings: list[str] = ()) -> tuple[Path, Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
     json_path = report_dir / "score.json"
     md_path = report_dir / "score.md"
-    json_path.write_text(json.dumps(to_gradescope(results, execution_time, impl), indent=2) + "\n")
-    md_path.write_text(to_markdown(results, impl))
+    json_path.write_text(json.dumps(to_gradescope(results, execution_time, impl, warnings),
+                                    indent=2) + "\n")
+    md_path.write_text(to_markdown(results, impl, warnings))
     return json_path, md_path
 
 

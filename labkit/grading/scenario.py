@@ -20,6 +20,7 @@ from typing import Iterable, Iterator
 from ..errors import BudgetExceeded, PropertyViolation, StudentCodeError
 from ..faults import format_schedule
 from ..simulator import Simulation
+from . import failures
 
 
 class ScenarioFailure(AssertionError):
@@ -60,8 +61,9 @@ def scenario(sim: Simulation, *, seed: int | None = None, schedule: Iterable = (
             raise
         if isinstance(exc, StudentCodeError) and exc.not_implemented:
             raise  # the plugin shows "not implemented yet"; a trace would only distract
-        raise ScenarioFailure(explain(exc, sim, seed, schedule, events), seed=seed,
-                              schedule=schedule, digest=sim.trace.digest(),
+        message = explain(exc, sim, seed, schedule, events)
+        failures.capture(sim, seed, schedule, exc, message)
+        raise ScenarioFailure(message, seed=seed, schedule=schedule, digest=sim.trace.digest(),
                               prop=getattr(exc, "prop", type(exc).__name__)) from exc
 
 

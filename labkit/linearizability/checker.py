@@ -212,6 +212,9 @@ def _check_partition(model: Model, ops: Sequence[Op], indices: tuple[int, ...], 
     remaining = sum(must)                  # ok operations not yet linearized
     stack: list[tuple[int, State]] = []    # (call entry, state before it)
     seen: set[tuple[int, State]] = {(linearized, state)}
+    # (required ops placed, state) -> a smallest set of optional ops placed with them so far.
+    optional_mask = sum(bit[i] for i in range(n) if not must[i])
+    least_optional: dict[tuple[int, State], int] = {(linearized, state): 0}
     best = (-1, -1)                        # (blocking return entry, depth) furthest so far
     best_order: list[int] = []
     best_state: State = state
@@ -234,11 +237,17 @@ def _check_partition(model: Model, ops: Sequence[Op], indices: tuple[int, ...], 
                                        reason=why)
             legal, new_state = step(state, inputs[i], outputs[i])
             if legal and (must[i] or new_state != state):
-                key = (linearized | bit[i], new_state)
-                if key not in seen and (must[i] or (linearized, new_state) not in seen):
+                new_linearized = linearized | bit[i]
+                key = (new_linearized, new_state)
+                optional = new_linearized & optional_mask
+                base = (new_linearized ^ optional, new_state)
+                fewest = least_optional.get(base)
+                if key not in seen and (fewest is None or fewest | optional != optional):
                     seen.add(key)
+                    if fewest is None or fewest & optional == optional:
+                        least_optional[base] = optional
                     stack.append((entry, state))
-                    state, linearized = new_state, key[0]
+                    state, linearized = new_state, new_linearized
                     p, q = prv[entry], nxt[entry]           # lift the call ...
                     nxt[p], prv[q] = q, p
                     r = ret_entry[i]

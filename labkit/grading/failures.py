@@ -1,0 +1,120 @@
+"""Failure records: what a failed graded run leaves behind so it can be read and replayed.
+
+``scenario()`` calls ``capture()`` when a run fails; the grading plugin then ``take()``s the
+capture of the test that just failed (for a Hypothesis test: the final, shrunk example, which
+Hypothesis runs last), repeats the test once to check the failure is deterministic, and
+``write()``s ``reports/failures/<id>.json`` and ``<id>.html`` (the trace viewer).
+
+The id is stable: it depends on the test, the seed and the schedule only, so a replay of the
+same failure overwrites the same files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..faults import format_schedule
+from ..simulator import Simulation
+from ..trace import format_record
+
+MAX_TRACE_RECORDS = 300_000
+
+
+@dataclass
+class Capture:
+    sim: Simulation
+    seed: int | None
+    schedule: tuple
+    prop: str
+    evidence: str
+    message: str
+    time: float | None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        return self.sim.trace.digest()
+
+
+_last: Capture | None = None
+
+
+def capture(sim: Simulation, seed: int | None, schedule: tuple, exc: BaseException,
+            message: str) -> None:
+    global _last
+    _last = Capture(sim=sim, seed=seed, schedule=schedule,
+                    prop=getattr(exc, "prop", type(exc).__name__),
+                    evidence=getattr(exc, "evidence", str(exc)), message=message,
+                    time=getattr(exc, "time", None) if getattr(exc, "time", None) is not None
+                    else sim.now, details=dict(getattr(exc, "details", {}) or {}))
+
+
+def reset() -> None:
+    global _last
+    _last = None
+
+
+def take() -> Capture | None:
+    global _last
+    last, _last = _last, None
+    return last
+
+
+def failure_id(lab_short: str, nodeid: str, cap: Capture) -> str:
+    name = nodeid.split("::")[-1].split("[")[0].removeprefix("test_")
+    key = f"{nodeid}|{cap.seed}|{format_schedule(cap.schedule)}"
+    return f"{lab_short}-{name}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
+
+
+def first_difference(a: Simulation, b: Simulation) -> str:
+    """The first trace record where two runs differ, as two readable lines."""
+    ra, rb = a.trace.records, b.trace.records
+    for i, (x, y) in enumerate(zip(ra, rb)):
+        if x != y:
+            return (f"event #{i + 1}:\n  first run:  {format_record(x)}\n"
+                    f"  second run: {format_record(y)}")
+    if len(ra) != len(rb):
+        i = min(len(ra), len(rb))
+        extra = ra[i] if len(ra) > i else rb[i]
+        return f"event #{i + 1}: only one run has {format_record(extra)}"
+    return "the traces are identical but the outcome differed"
+
+
+def schedule_data(schedule: tuple) -> list[dict]:
+    out = []
+    for action in schedule:
+        d: dict[str, Any] = {"kind": type(action).__name__}
+        for name in action.__dataclass_fields__:
+            d[name] = getattr(action, name)
+        out.append(d)
+    return out
+
+
+def to_record(cap: Capture, *, fid: str, lab: str, nodeid: str, name: str, impl: str) -> dict:
+    sim = cap.sim
+    return {
+        "id": fid, "lab": lab, "test": nodeid, "name": name, "impl": impl,
+        "seed": cap.seed, "schedule": [str(a) for a in cap.schedule],
+        "schedule_data": schedule_data(cap.schedule),
+        "property": cap.prop, "evidence": cap.evidence, "message": cap.message,
+        "time": cap.time, "digest": cap.digest, "nodes": list(sim.node_ids),
+        "trace": [list(r) for r in sim.trace.records[:MAX_TRACE_RECORDS]],
+        "trace_truncated": len(sim.trace.records) > MAX_TRACE_RECORDS,
+        "history": [op.to_json() for op in sim.history],
+        "details": cap.details,
+    }
+
+
+def write(record: dict, folder: Path) -> tuple[Path, Path]:
+    from ..viewer import render_html  # the picture is a separate piece (Porcupine-style)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path = folder / f"{record['id']}.json"
+    html_path = folder / f"{record['id']}.html"
+    json_path.write_text(json.dumps(record, separators=(",", ":")) + "\n")
+    html_path.write_text(render_html(record))
+    return json_path, html_path

@@ -1,0 +1,146 @@
+"""Per-lab live specs: which class each node runs, and the HTTP routes clients call.
+
+A route turns an HTTP request into the request body the lab's contract defines, so that
+``curl localhost:5001/set/k/v?consistency=strong`` reaches ``on_request`` as
+``{"op": "set", "key": "k", "value": "v", "consistency": "strong"}``, exactly what the graders
+send in simulation. The node's reply comes back as the JSON body of the HTTP response.
+
+Every route answers GET and POST. Path parameters are URL-decoded (``/set/a%2Fb/1`` sets the
+key ``a/b``). A bad query parameter is answered ``400`` by the runtime, before the node sees it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ..node import Node
+
+Params = Mapping[str, str]
+
+
+class BadRequest(ValueError):
+    """A route's parameters are not what the lab accepts (answered with HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """One client operation over HTTP. ``path`` uses aiohttp's ``{name}`` placeholders;
+    ``build(path_params, query)`` returns the request body for ``on_request``."""
+
+    path: str
+    build: Callable[[Params, Params], dict]
+    doc: str
+    example: str
+
+
+@dataclass(frozen=True)
+class LiveLab:
+    """What the live runtime needs to know about a lab.
+
+    ``node_class`` names the class in ``package`` every node runs; ``describe(node)`` returns
+    the few fields the status page shows (role, term, ...), read from the node object.
+    ``client_timeout`` is how long an HTTP request waits for the node's reply before the client
+    gets ``504`` (outcome unknown)."""
+
+    package: str
+    node_class: str
+    routes: tuple[Route, ...]
+    describe: Callable[[Node], dict] = field(default=lambda node: describe_node(node))
+    client_timeout: float = 5.0
+    nodes: int = 3
+
+
+def choice(query: Params, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = query.get(name, default)
+    if value not in allowed:
+        raise BadRequest(f"{name}={value!r} is not one of: {', '.join(allowed)}")
+    return value
+
+
+# ----- reading role and term off a node object (for the status page) ----------------------------
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return None
+
+
+def describe_node(node: Node, names: tuple[str, ...] = ()) -> dict:
+    """Role, term and leader of a node if it has such attributes (any common spelling), plus
+    the attributes in ``names``; only plain values are shown."""
+    out: dict[str, Any] = {}
+    for key, candidates in (("role", ("role", "state")),
+                            ("term", ("term", "current_term", "currentTerm")),
+                            ("leader", ("leader", "leader_id", "leader_hint")),
+                            ("commit_index", ("commit_index", "commitIndex"))):
+        for attr in candidates:
+            value = _scalar(getattr(node, attr, None))
+            if value is not None:
+                out[key] = value
+                break
+    for attr in names:
+        value = getattr(node, attr, None)
+        if isinstance(value, (dict, list, tuple, set)):
+            out[attr] = len(value)
+        elif _scalar(value) is not None:
+            out[attr] = _scalar(value)
+    return out
+
+
+# ----- lab 1: CAP (the course text's Flask routes) -----------------------------------------------
+
+LAB1 = LiveLab(
+    package="lab1_cap",
+    node_class="KVNode",
+    routes=(
+        Route("/get/{key}", lambda p, q: {"op": "get", "key": p["key"]},
+              "read the key from this node's copy", "/get/k"),
+        Route("/set/{key}/{value}",
+              lambda p, q: {"op": "set", "key": p["key"], "value": p["value"],
+                            "consistency": choice(q, "consistency", ("eventual", "strong"),
+                                                  "eventual")},
+              "write the key; ?consistency=strong waits for a majority (default eventual)",
+              "/set/k/v?consistency=strong"),
+    ),
+    describe=lambda node: describe_node(node, ("data",)),
+)
+
+# ----- lab 2: Raft --------------------------------------------------------------------------------
+
+LAB2 = LiveLab(
+    package="lab2_raft",
+    node_class="RaftNode",
+    routes=(
+        Route("/submit/{command}", lambda p, q: {"op": "submit", "command": p["command"]},
+              "append a command to the replicated log (answered once it commits)",
+              "/submit/SET%20x%201"),
+    ),
+    describe=lambda node: describe_node(node, ("log",)),
+)
+
+LIVE_LABS: dict[str, LiveLab] = {spec.package: spec for spec in (LAB1, LAB2)}
+
+
+def live_lab(package: str) -> LiveLab:
+    """The live spec of a lab package, or a ValueError that lists the labs that have one."""
+    spec = LIVE_LABS.get(package)
+    if spec is None:
+        raise ValueError(f"{package} has no live mode; labs with one: "
+                         f"{', '.join(sorted(LIVE_LABS))}")
+    return spec
+
+
+def load_spec(ref: str) -> LiveLab:
+    """``lab1_cap`` (a lab package) or ``module:NAME`` (any LiveLab, e.g. labkit.live.toy:TOY)."""
+    if ":" in ref:
+        import importlib
+        module, _, name = ref.partition(":")
+        spec = getattr(importlib.import_module(module), name, None)
+        if not isinstance(spec, LiveLab):
+            raise ValueError(f"{ref} is not a LiveLab")
+        return spec
+    return live_lab(ref)

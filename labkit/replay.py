@@ -1,0 +1,88 @@
+"""``nox -s replay -- <failure id> [--until T] [--node n2]``: run a failure again.
+
+Reruns exactly the failed test (same code, seed and fault schedule: the run is deterministic),
+checks that it produces the same trace digest, prints the violated property and the events
+leading to it, and rewrites ``reports/failures/<id>.html``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .trace import format_record
+
+
+def load(report_dir: Path, fid: str) -> dict:
+    path = report_dir / "failures" / f"{fid}.json"
+    if not path.exists():
+        known = sorted(p.stem for p in (report_dir / "failures").glob("*.json"))
+        hint = ("known failures: " + ", ".join(known[:20])) if known else \
+            "there are no recorded failures: run `nox -s grade` first"
+        raise SystemExit(f"replay: no failure {fid!r} in {path.parent} ({hint})")
+    return json.loads(path.read_text())
+
+
+def rerun(record: dict, report_dir: Path) -> tuple[dict | None, str]:
+    """Run the record's test again; returns the new record (None if it did not fail)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pytest", record["test"], "--impl", record["impl"],
+               "--report-dir", tmp, "-q", "--no-header", "-p", "no:cacheprovider"]
+        env = {**os.environ, "PYTHONHASHSEED": "0", "LABKIT_NO_RECHECK": "1"}
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        new_path = Path(tmp) / "failures" / f"{record['id']}.json"
+        if not new_path.exists():
+            return None, proc.stdout[-4000:] + proc.stderr[-2000:]
+        dest = report_dir / "failures"
+        dest.mkdir(parents=True, exist_ok=True)
+        for suffix in (".json", ".html"):
+            shutil.copy(new_path.with_suffix(suffix), dest / f"{record['id']}{suffix}")
+        return json.loads(new_path.read_text()), proc.stdout
+
+
+def listing(record: dict, until: float | None, node: str | None, count: int) -> list[str]:
+    stop = until if until is not None else record.get("time")
+    recs = [r for r in record["trace"] if (stop is None or r[0] <= stop)
+            and (node is None or r[2] == node or r[3] == node)]
+    return [format_record(tuple(r)) for r in recs[-count:]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nox -s replay --", description=__doc__.splitlines()[0])
+    parser.add_argument("id", help="the failure id printed in the score report")
+    parser.add_argument("--until", type=float, help="list events up to this virtual time")
+    parser.add_argument("--node", help="list only events at or from this node")
+    parser.add_argument("--events", type=int, default=40, help="how many events to list")
+    parser.add_argument("--report-dir", default="reports")
+    args = parser.parse_args(argv)
+    report_dir = Path(args.report_dir)
+    old = load(report_dir, args.id)
+    print(f"replaying {old['id']}: {old['name']}\n  test: {old['test']}\n  code: {old['impl']}\n"
+          f"  seed: {old['seed']}")
+    new, output = rerun(old, report_dir)
+    if new is None:
+        print("\nThe test did not fail this time with the same seed and schedule. If you changed "
+              "your code since, that is good news; if not, the run is not deterministic.")
+        print(output)
+        return 1
+    same = new["digest"] == old["digest"]
+    print(f"  digest: {new['digest'][:16]} ({'same run, byte for byte' if same else 'DIFFERENT from the recorded ' + old['digest'][:16] + ': the code changed, or it is not deterministic'})")
+    print(f"\n{new['property']} violated at t={new['time']:.3f}s\n  {new['evidence']}")
+    print("\nfault schedule:\n  " + ("\n  ".join(new["schedule"]) or "(no faults)"))
+    where = f" up to t={args.until:.3f}s" if args.until is not None else " before the violation"
+    who = f" involving {args.node}" if args.node else ""
+    print(f"\nevents{who}{where}:")
+    for line in listing(new, args.until, args.node, args.events):
+        print("  " + line)
+    print(f"\ntrace viewer: {report_dir / 'failures' / (new['id'] + '.html')}")
+    return 0 if same else 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
