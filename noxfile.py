@@ -25,7 +25,9 @@ from labkit.grading.labs import available_labs, find_lab  # noqa: E402
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
 ENV = {"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
-DEPS = nox.project.load_toml(ROOT / "pyproject.toml")["project"]["dependencies"]
+PROJECT = nox.project.load_toml(ROOT / "pyproject.toml")["project"]
+DEPS = PROJECT["dependencies"]
+TEST_DEPS = PROJECT["optional-dependencies"]["test"]
 OPTIONS_WITH_VALUE = {"--impl", "--report-dir", "-k", "-m", "--timeout", "-p", "--maxfail"}
 
 
@@ -71,7 +73,7 @@ def reference(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The project's own tests: labkit, the graders against reference/starter/buggy variants."""
-    session.install(*DEPS)
+    session.install(*DEPS, *TEST_DEPS)
     session.run("python", "-m", "pytest", "tests", *session.posargs, env=ENV)
 
 
@@ -89,3 +91,12 @@ def replay(session: nox.Session) -> None:
     """Run a recorded failure again: nox -s replay -- <failure id> [--until T] [--node n2]."""
     session.install(*DEPS)
     session.run("python", "-m", "labkit.replay", *session.posargs, env=ENV)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """A live cluster of real processes: nox -s demo -- lab1 [--impl reference] [--nodes 3]
+    [--port-base 5001]. Prints the URLs; Ctrl-C stops every process (assignments/live.md)."""
+    session.install(*DEPS, "aiohttp>=3.9")
+    session.run("python", "-m", "labkit.live", *(session.posargs or ["--help"]), env=ENV,
+                interrupt_timeout=10.0, terminate_timeout=5.0)

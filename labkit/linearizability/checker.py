@@ -210,23 +210,22 @@ def _check_partition(model: Model, ops: Sequence[Op], indices: tuple[int, ...], 
     state = model.init()
     linearized = 0
     remaining = sum(must)                  # ok operations not yet linearized
-    stack: list[tuple[int, State]] = []    # (call entry, state before it)
-    seen: set[tuple[int, State]] = {(linearized, state)}
-    # (required ops placed, state) -> a smallest set of optional ops placed with them so far.
+    stack: list[tuple[int, State, bool]] = []   # (call entry, state before it, pass)
     optional_mask = sum(bit[i] for i in range(n) if not must[i])
-    least_optional: dict[tuple[int, State], int] = {(linearized, state): 0}
+    seen: dict[tuple[int, State], list[int]] = {(linearized, state): [0]}
     best = (-1, -1)                        # (blocking return entry, depth) furthest so far
     best_order: list[int] = []
     best_state: State = state
     steps = 0
+    optional_pass = False                  # first try required ops, then timed-out ones
     entry = nxt[0]
 
     while remaining:
         if is_call[entry]:
             i = entry_op[entry]
             j = after[i]
-            if j >= 0 and not linearized >> j & 1:          # its twin goes first
-                entry = nxt[entry]
+            if must[i] == optional_pass or (j >= 0 and not linearized >> j & 1):
+                entry = nxt[entry]                          # not in this pass, or twin first
                 continue
             steps += 1
             if steps > max_steps or (deadline is not None and not steps % _CLOCK_EVERY
@@ -238,16 +237,18 @@ def _check_partition(model: Model, ops: Sequence[Op], indices: tuple[int, ...], 
             legal, new_state = step(state, inputs[i], outputs[i])
             if legal and (must[i] or new_state != state):
                 new_linearized = linearized | bit[i]
-                key = (new_linearized, new_state)
                 optional = new_linearized & optional_mask
                 base = (new_linearized ^ optional, new_state)
-                fewest = least_optional.get(base)
-                if key not in seen and (fewest is None or fewest | optional != optional):
-                    seen.add(key)
-                    if fewest is None or fewest & optional == optional:
-                        least_optional[base] = optional
-                    stack.append((entry, state))
+                minimal = seen.get(base)
+                if minimal is None:
+                    seen[base] = minimal = []
+                if not any(m | optional == optional for m in minimal):
+                    if optional:
+                        minimal[:] = [m for m in minimal if m | optional != m]
+                    minimal.append(optional)
+                    stack.append((entry, state, optional_pass))
                     state, linearized = new_state, new_linearized
+                    optional_pass = False
                     p, q = prv[entry], nxt[entry]           # lift the call ...
                     nxt[p], prv[q] = q, p
                     r = ret_entry[i]
@@ -258,15 +259,18 @@ def _check_partition(model: Model, ops: Sequence[Op], indices: tuple[int, ...], 
                     entry = nxt[0]
                     continue
             entry = nxt[entry]
+        elif optional_mask and not optional_pass:
+            optional_pass = True                            # second pass: timed-out ops
+            entry = nxt[0]
         else:
             # A return whose operation has not taken effect: this order is a dead end.
             if (entry, len(stack)) > best:
                 best = (entry, len(stack))
-                best_order = [entry_op[e] for e, _ in stack]
+                best_order = [entry_op[e] for e, _, _ in stack]
                 best_state = state
             if not stack:
                 break
-            entry, state = stack.pop()
+            entry, state, optional_pass = stack.pop()
             i = entry_op[entry]
             linearized ^= bit[i]
             r = ret_entry[i]
@@ -279,7 +283,7 @@ def _check_partition(model: Model, ops: Sequence[Op], indices: tuple[int, ...], 
             entry = nxt[entry]
 
     if not remaining:
-        order = tuple(ops[entry_op[e]] for e, _ in stack)
+        order = tuple(ops[entry_op[e]] for e, _, _ in stack)
         return PartitionResult(label, OK_VERDICT, tuple(ops), indices, steps,
                                linearization=order, state=state)
 

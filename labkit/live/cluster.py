@@ -163,7 +163,7 @@ class Cluster:
             for n in self.node_ids:
                 self._start_node(n)
             for n in self.node_ids:
-                self._await_node(n)
+                self.wait_ready(n)
             self._event("cluster started")
             return self
         except BaseException:
@@ -209,7 +209,7 @@ class Cluster:
         self._start_node(node)
         self._event(f"restart {node}")
         if wait:
-            self._await_node(node)
+            self.wait_ready(node)
 
     def pause(self, node: str) -> None:
         """SIGSTOP: the process is frozen; messages to it wait in its socket, timers are late."""
@@ -392,13 +392,15 @@ class Cluster:
         self._spawn(node, "labkit.live.runtime", args)
         self.state[node] = "starting"
 
-    def _await_node(self, node: str) -> None:
+    def wait_ready(self, node: str) -> None:
+        """Block until the node's current process is up (after ``restart(wait=False)``)."""
         proc = self._procs.get(node)
         if proc is None:
             raise LiveError(f"{node} is not running")
         info = self._await_ready(node, proc, self.incarnation[node])
         self.ports[node] = info["port"]
-        self.state[node] = UP
+        if self.state[node] == "starting":
+            self.state[node] = UP
 
     def _await_ready(self, name: str, proc: subprocess.Popen, incarnation: int) -> dict:
         path = self._ready_file(name)

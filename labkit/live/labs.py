@@ -97,8 +97,12 @@ LAB1 = LiveLab(
     package="lab1_cap",
     node_class="KVNode",
     routes=(
-        Route("/get/{key}", lambda p, q: {"op": "get", "key": p["key"]},
-              "read the key from this node's copy", "/get/k"),
+        Route("/get/{key}",
+              lambda p, q: {"op": "get", "key": p["key"],
+                            "consistency": choice(q, "consistency", ("eventual", "strong"),
+                                                  "eventual")},
+              "read the key: this node's copy, or ?consistency=strong for a majority read",
+              "/get/k"),
         Route("/set/{key}/{value}",
               lambda p, q: {"op": "set", "key": p["key"], "value": p["value"],
                             "consistency": choice(q, "consistency", ("eventual", "strong"),
@@ -111,15 +115,35 @@ LAB1 = LiveLab(
 
 # ----- lab 2: Raft --------------------------------------------------------------------------------
 
+def describe_raft(node: Node) -> dict:
+    """Role, term, vote, commit index and log length from the lab's ``raft_state()``
+    accessor (or from plain attributes while it is not written yet)."""
+    try:
+        state = node.raft_state()  # type: ignore[attr-defined]
+    except Exception:
+        return describe_node(node)
+    if not isinstance(state, dict):
+        return describe_node(node)
+    out = {k: _scalar(state.get(k)) for k in ("role", "term", "voted_for", "commit_index")
+           if _scalar(state.get(k)) is not None}
+    if isinstance(state.get("log"), list):
+        out["log"] = len(state["log"])
+    leader = _scalar(getattr(node, "leader", None))
+    if leader is not None:
+        out["leader"] = leader
+    return out
+
+
 LAB2 = LiveLab(
     package="lab2_raft",
     node_class="RaftNode",
     routes=(
         Route("/submit/{command}", lambda p, q: {"op": "submit", "command": p["command"]},
-              "append a command to the replicated log (answered once it commits)",
-              "/submit/SET%20x%201"),
+              "append a command to the leader's log; the reply gives its index and term (a "
+              "follower answers not_leader with a leader hint); GET /_live/applied shows what "
+              "each node applied", "/submit/x=1"),
     ),
-    describe=lambda node: describe_node(node, ("log",)),
+    describe=describe_raft,
 )
 
 LIVE_LABS: dict[str, LiveLab] = {spec.package: spec for spec in (LAB1, LAB2)}

@@ -247,7 +247,7 @@ class NodeProcess:
                 described = {"describe_error": f"{type(exc).__name__}: {exc}"}
         return {"node": self.id, "pid": os.getpid(), "port": self.port,
                 "incarnation": self.incarnation, "now": round(self.now, 3),
-                "running": self.node is not None, "router": self._ws_open, **described,
+                "running": self.node is not None, "router": self._ws_open, "view": described,
                 "sent": self.sent, "received": self.received, "lost": self.lost,
                 "requests": self.requests, "applied": len(self.applied),
                 "last_applied": self.applied[-1][0] if self.applied else None,
@@ -373,6 +373,7 @@ async def serve(args: argparse.Namespace) -> int:
         report(error=_port_error(args.port, exc))
         await runner.cleanup()
         return 3
+    process.port = args.port = runner.addresses[0][1]  # the real one when --port 0
     link = asyncio.create_task(process.router_link())
     try:
         await asyncio.wait_for(process._connected.wait(), 15)

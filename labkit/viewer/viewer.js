@@ -103,14 +103,14 @@
       (arrivals.get(ref) || []).forEach((a) => {
         if (!visible(s.t, a.t)) return;
         const line = el("line", { class: "msg", x1: x(s.t), y1: y(s.src), x2: x(a.t), y2: y(s.dst), "marker-end": "url(#arrow)" });
-        line.addEventListener("click", () => select(line, { kind: "message " + s.ty, t: s.t, node: s.src, peer: s.dst, detail: s.detail, extra: "delivered at " + fmt(a.t) }));
+        clickable(line, { kind: "message " + s.ty, t: s.t, node: s.src, peer: s.dst, detail: s.detail, extra: "delivered at " + fmt(a.t) });
       });
       const d = drops.get(ref);
       if (d && visible(s.t, d.t)) {
         const xm = (x(s.t) + Math.max(x(d.t), x(s.t) + 8)) / 2, ym = (y(s.src) + y(s.dst)) / 2;
         const line = el("line", { class: "msg dropped", x1: x(s.t), y1: y(s.src), x2: xm, y2: ym });
         el("path", { class: "drop-mark", d: `M${xm - 4},${ym - 4}L${xm + 4},${ym + 4}M${xm - 4},${ym + 4}L${xm + 4},${ym - 4}` });
-        line.addEventListener("click", () => select(line, { kind: "dropped message " + s.ty, t: s.t, node: s.src, peer: s.dst, detail: s.detail, extra: "dropped at " + fmt(d.t) + ": " + d.why }));
+        clickable(line, { kind: "dropped message " + s.ty, t: s.t, node: s.src, peer: s.dst, detail: s.detail, extra: "dropped at " + fmt(d.t) + ": " + d.why });
       }
     });
     marks.filter((m) => m.node && !hiddenNodes.has(m.node) && m.t >= t0 && m.t <= t1 && m.kind !== "send").forEach((m) => {
@@ -121,8 +121,16 @@
     el("defs", {}).innerHTML = '<marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#4a77c9"/></marker>';
     if (R.time !== null && R.time !== undefined && R.time >= t0 && R.time <= t1) {
       el("line", { class: "violation", x1: x(R.time), x2: x(R.time), y1: TOP - 20, y2: TOP + nodes.length * LANE_H });
-      const v = el("text", { class: "violation-label", x: x(R.time) + 4, y: TOP - 22 }); v.textContent = "violation: " + (R.property || "");
+      const nearRight = x(R.time) > width() - 260;
+      const v = el("text", { class: "violation-label", x: x(R.time) + (nearRight ? -4 : 4), y: TOP - 22, "text-anchor": nearRight ? "end" : "start" });
+      v.textContent = "violation: " + (R.property || "");
     }
+  }
+
+  // A thin arrow is hard to hit: a transparent wide twin on top takes the clicks.
+  function clickable(line, info) {
+    const hit = el("line", { class: "hit", x1: line.getAttribute("x1"), y1: line.getAttribute("y1"), x2: line.getAttribute("x2"), y2: line.getAttribute("y2") });
+    hit.addEventListener("click", () => select(line, info));
   }
 
   function niceStep(raw) {

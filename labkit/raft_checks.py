@@ -1,0 +1,450 @@
+"""Raft's safety properties as named invariants, checked after every simulator event.
+
+    checker = RaftChecker(sim)          # installs itself: an observer and an apply listener
+    sim.run_until(5.0)                  # raises PropertyViolation at the first broken event
+    checker.leader()                    # ("n3", 4): the up leader with the highest term
+
+The checker reads each node through its accessor ``raft_state()``, which returns
+
+    {"role": "follower" | "candidate" | "leader", "term": int, "voted_for": str | None,
+     "commit_index": int, "log": [{"term": int, "command": ...}, ...]}   # log[0] is index 1
+
+and it only reads the nodes that handled something since the last event (it follows the
+trace), so a check costs a few microseconds however long the run. Invariants (``INVARIANTS``):
+
+* election safety: at most one leader per term, over the whole run;
+* one vote per term: a node never changes its vote within a term, restarts included;
+* terms never decrease: a node's term never goes down, restarts included;
+* log matching: two entries with the same index and term hold the same command and follow
+  the same entries, on every node and at every moment;
+* commit needs a majority: a node commits index i only while entries 1..i are stored on a
+  majority; the commit index never decreases within one run of a node nor passes the log's end;
+* leader completeness: an entry committed in term t is in the log of every leader of a later
+  term;
+* state-machine safety: no two nodes commit or apply different commands at one index;
+* in-order apply: each run of a node (lastApplied is volatile) applies 1, 2, 3, ... with no
+  gap, only committed indices, and the command its log holds there.
+
+Logs are compared through interned prefixes: every distinct log prefix gets an integer id, so
+"same index and term, same history" is one dictionary lookup per new entry.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_left
+from typing import Any
+
+from .errors import PropertyViolation
+from .simulator import Simulation, student_error
+
+ELECTION_SAFETY = "election safety"
+ONE_VOTE_PER_TERM = "one vote per term"
+TERMS_NEVER_DECREASE = "terms never decrease"
+LOG_MATCHING = "log matching"
+COMMIT_NEEDS_MAJORITY = "commit needs a majority"
+LEADER_COMPLETENESS = "leader completeness"
+STATE_MACHINE_SAFETY = "state-machine safety"
+IN_ORDER_APPLY = "in-order apply"
+ACCESSOR = "raft_state() contract"
+
+INVARIANTS = (ELECTION_SAFETY, ONE_VOTE_PER_TERM, TERMS_NEVER_DECREASE, LOG_MATCHING,
+              COMMIT_NEEDS_MAJORITY, LEADER_COMPLETENESS, STATE_MACHINE_SAFETY, IN_ORDER_APPLY)
+
+ROLES = ("follower", "candidate", "leader")
+_HANDLED = frozenset(("deliver", "timer", "request", "start", "restart"))
+
+
+def command_key(command: Any) -> Any:
+    """A hashable stand-in for a JSON command (strings and ints stand for themselves)."""
+    kind = type(command)
+    if kind is str or kind is int:
+        return command
+    return ("json", json.dumps(command, sort_keys=True))
+
+
+def show(command: Any, limit: int = 40) -> str:
+    text = json.dumps(command) if not isinstance(command, str) else repr(command)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class Prefixes:
+    """Interned log prefixes. Id 0 is the empty log; id ``k`` is its parent's log plus one
+    entry ``(term, command)`` at index ``depth[k]``."""
+
+    def __init__(self) -> None:
+        self.parent = [0]
+        self.depth = [0]
+        self.term = [0]
+        self.command: list[Any] = [None]
+        self._child: dict[tuple, int] = {}
+
+    def extend(self, parent: int, term: int, command: Any) -> int:
+        key = (parent, term, command_key(command))
+        found = self._child.get(key)
+        if found is None:
+            found = self._child[key] = len(self.parent)
+            self.parent.append(parent)
+            self.depth.append(self.depth[parent] + 1)
+            self.term.append(term)
+            self.command.append(command)
+        return found
+
+    def entry(self, pid: int) -> str:
+        return f"{show(self.command[pid])} (term {self.term[pid]})"
+
+    def first_difference(self, a: int, b: int) -> int:
+        """The lowest index at which two prefixes of equal length differ (0 if equal)."""
+        index = 0
+        while a != b:
+            index = self.depth[a]
+            a, b = self.parent[a], self.parent[b]
+        return index
+
+    def ancestor(self, pid: int, index: int) -> int:
+        while self.depth[pid] > index:
+            pid = self.parent[pid]
+        return pid
+
+
+class NodeView:
+    """What the checker last saw of one node."""
+
+    __slots__ = ("node", "up", "incarnation", "role", "term", "voted_for", "commit", "log",
+                 "ids", "max_term", "max_term_at", "applied", "apply_incarnation")
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self.up = False
+        self.incarnation = 0
+        self.role = "follower"
+        self.term = 0
+        self.voted_for: str | None = None
+        self.commit = 0
+        self.log: list = []          # shallow copies of the entries last seen
+        self.ids: list[int] = []     # ids[i - 1]: prefix id of entries 1..i
+        self.max_term = 0
+        self.max_term_at = 0.0
+        self.applied: list = []      # commands applied by the current incarnation, in order
+        self.apply_incarnation = 0
+
+
+class RaftChecker:
+    """Checks every invariant of this module on a running ``Simulation`` (see module doc)."""
+
+    def __init__(self, sim: Simulation, *, accessor: str = "raft_state") -> None:
+        self.sim = sim
+        self.accessor = accessor
+        self.n = len(sim.node_ids)
+        self.majority = self.n // 2 + 1
+        self.views = {node: NodeView(node) for node in sim.node_ids}
+        self.prefixes = Prefixes()
+        self.seen_at: dict[tuple[int, int], tuple[int, str, float]] = {}   # (index, term)
+        self.leaders: dict[int, tuple[str, float]] = {}                    # term -> first
+        self.votes: dict[tuple[str, int], tuple[str, float]] = {}          # (node, term)
+        self.committed: list[int] = []          # prefix ids of committed indices 1..C
+        self.commit_terms: list[int] = []       # lowest term each was seen committed in
+        self.commit_by: list[tuple[str, float]] = []
+        self.applied_at: dict[int, tuple[Any, Any, str, float]] = {}
+        self.apply_count = 0
+        self._pos = 0
+        sim.observe(self._after_event)
+        sim.on_apply(self._on_apply)
+
+    # ----- queries for graders -----------------------------------------------------------------
+
+    def leader(self) -> tuple[str, int] | None:
+        """The up node that last showed role leader with the highest term, or None."""
+        best = None
+        for v in self.views.values():
+            if v.up and v.role == "leader" and (best is None or v.term > best[1]):
+                best = (v.node, v.term)
+        return best
+
+    def current_leaders(self) -> list[tuple[str, int]]:
+        return [(v.node, v.term) for v in self.views.values() if v.up and v.role == "leader"]
+
+    def max_term(self) -> int:
+        return max(v.max_term for v in self.views.values())
+
+    def applied_by(self, node: str) -> list:
+        """Commands the current run of ``node`` has applied, in index order."""
+        return self.views[node].applied
+
+    def commit_index(self) -> int:
+        """The highest index any node has shown as committed."""
+        return len(self.committed)
+
+    def committed_command(self, index: int) -> Any:
+        return self.prefixes.command[self.committed[index - 1]]
+
+    def log_of(self, node: str) -> list:
+        return self.views[node].log
+
+    # ----- the observer ------------------------------------------------------------------------
+
+    def _after_event(self, sim: Simulation) -> None:
+        records = sim.trace.records
+        if len(records) == self._pos:
+            return
+        dirty = None
+        for rec in records[self._pos:]:
+            kind = rec[1]
+            if kind in _HANDLED:
+                if dirty is None:
+                    dirty = [rec[2]]
+                elif rec[2] not in dirty:
+                    dirty.append(rec[2])
+            elif kind == "crash":
+                self.views[rec[2]].up = False
+        self._pos = len(records)
+        if dirty:
+            for node in dirty:
+                if sim.is_up(node):
+                    self._refresh(node)
+
+    def _read(self, node: str) -> tuple:
+        obj = self.sim.node(node)
+        accessor = getattr(obj, self.accessor, None)
+        if accessor is None:
+            self._fail(ACCESSOR, f"{node} has no {self.accessor}() method; the graders read "
+                       f"every node through it. Keep the one the starter gives.", (node,))
+        try:
+            st = accessor()
+        except Exception as exc:  # student code
+            raise student_error(exc, node, f"{self.accessor}()", self.sim.now) from exc
+        try:
+            role, term, voted = st["role"], st["term"], st["voted_for"]
+            commit, log = st["commit_index"], st["log"]
+        except (TypeError, KeyError, IndexError):
+            self._fail(ACCESSOR, f"{node}.{self.accessor}() returned {str(st)[:200]}; it must "
+                       f"return a dict with role, term, voted_for, commit_index and log",
+                       (node,))
+        if (role not in ROLES or type(term) is not int or type(commit) is not int
+                or not isinstance(log, list) or not (voted is None or isinstance(voted, str))):
+            self._fail(ACCESSOR, f"{node}.{self.accessor}() returned role={role!r}, "
+                       f"term={term!r}, voted_for={voted!r}, commit_index={commit!r}, log of "
+                       f"type {type(log).__name__}; expected a role in {ROLES}, int term and "
+                       f"commit_index, voted_for None or a node id, and a list", (node,))
+        return role, term, voted, commit, log
+
+    def _refresh(self, node: str) -> None:
+        now = self.sim.now
+        role, term, voted, commit, log = self._read(node)
+        v = self.views[node]
+        inc = self.sim.incarnation[node]
+        if inc != v.incarnation:
+            v.incarnation = inc
+            v.commit = 0
+        v.up = True
+        self._check_term(v, term, now)
+        self._check_vote(v, term, voted, now)
+        v.role, v.term, v.voted_for = role, term, voted
+        if role == "leader":
+            self._check_single_leader(v, now)
+        self._update_log(v, log, now)
+        if commit != v.commit:
+            self._check_commit(v, commit, now)
+        if role == "leader" and self.committed:
+            self._check_leader_complete(v, now)
+
+    # ----- invariants on one node's state ------------------------------------------------------
+
+    def _check_term(self, v: NodeView, term: int, now: float) -> None:
+        if term < v.max_term:
+            self._fail(TERMS_NEVER_DECREASE,
+                       f"{v.node}'s term went down from {v.max_term} (seen at "
+                       f"t={v.max_term_at:.3f}s) to {term} (run {v.incarnation} of {v.node}). "
+                       f"A term only grows; it must be saved in storage and read back in "
+                       f"on_start.", (v.node,))
+        if term > v.max_term:
+            v.max_term, v.max_term_at = term, now
+
+    def _check_vote(self, v: NodeView, term: int, voted: str | None, now: float) -> None:
+        if voted is None:
+            return
+        key = (v.node, term)
+        first = self.votes.get(key)
+        if first is None:
+            self.votes[key] = (voted, now)
+        elif first[0] != voted:
+            self._fail(ONE_VOTE_PER_TERM,
+                       f"{v.node} voted for {first[0]} in term {term} (t={first[1]:.3f}s) and "
+                       f"then for {voted} in the same term (t={now:.3f}s). A node grants at most "
+                       f"one vote per term, and voted_for must survive a restart.",
+                       (v.node, first[0], voted))
+
+    def _check_single_leader(self, v: NodeView, now: float) -> None:
+        first = self.leaders.get(v.term)
+        if first is None:
+            self.leaders[v.term] = (v.node, now)
+        elif first[0] != v.node:
+            self._fail(ELECTION_SAFETY,
+                       f"term {v.term} has two leaders: {first[0]} (leader since "
+                       f"t={first[1]:.3f}s) and {v.node} (since t={now:.3f}s). A leader needs "
+                       f"votes from a majority, and each node votes once per term.",
+                       (first[0], v.node))
+
+    def _update_log(self, v: NodeView, log: list, now: float) -> None:
+        old = v.log
+        k = min(len(log), len(old))
+        if log[:k] == old[:k]:
+            same = k
+        else:
+            same = 0
+            while log[same] == old[same]:
+                same += 1
+        if same == len(log) == len(old):
+            return
+        del v.ids[same:]
+        del old[same:]
+        prefixes, seen = self.prefixes, self.seen_at
+        pid = v.ids[-1] if v.ids else 0
+        for index in range(same + 1, len(log) + 1):
+            entry = log[index - 1]
+            try:
+                term, command = entry["term"], entry["command"]
+            except (TypeError, KeyError, IndexError):
+                self._fail(ACCESSOR, f"{v.node}'s log entry {index} is {str(entry)[:120]}; each "
+                           f"entry must be a dict with 'term' and 'command'", (v.node,))
+            if type(term) is not int:
+                self._fail(ACCESSOR, f"{v.node}'s log entry {index} has term {term!r}; terms "
+                           f"are ints", (v.node,))
+            pid = prefixes.extend(pid, term, command)
+            v.ids.append(pid)
+            old.append(dict(entry))
+            first = seen.get((index, term))
+            if first is None:
+                seen[(index, term)] = (pid, v.node, now)
+            elif first[0] != pid:
+                at = prefixes.first_difference(first[0], pid)
+                a = prefixes.ancestor(first[0], at)
+                b = prefixes.ancestor(pid, at)
+                self._fail(LOG_MATCHING,
+                           f"{first[1]} (at t={first[2]:.3f}s) and {v.node} (at t={now:.3f}s) "
+                           f"both hold an entry at index {index} with term {term}, but their "
+                           f"logs differ at index {at}: {first[1]} has {prefixes.entry(a)}, "
+                           f"{v.node} has {prefixes.entry(b)}. A follower appends only after "
+                           f"its entry at prev_index matches prev_term, and drops a conflicting "
+                           f"suffix before appending.", (first[1], v.node))
+
+    def _check_commit(self, v: NodeView, commit: int, now: float) -> None:
+        if commit < v.commit:
+            self._fail(COMMIT_NEEDS_MAJORITY,
+                       f"{v.node}'s commit index went down from {v.commit} to {commit} in term "
+                       f"{v.term} without a restart; a commit index never decreases.", (v.node,))
+        if commit > len(v.ids):
+            self._fail(COMMIT_NEEDS_MAJORITY,
+                       f"{v.node}'s commit index is {commit} but its log has only "
+                       f"{len(v.ids)} entries (term {v.term}).", (v.node,))
+        v.commit = commit
+        known = len(self.committed)
+        upto = min(commit, known)
+        if upto and v.ids[upto - 1] != self.committed[upto - 1]:
+            at = self.prefixes.first_difference(v.ids[upto - 1], self.committed[upto - 1])
+            who, when = self.commit_by[at - 1]
+            mine = self.prefixes.ancestor(v.ids[upto - 1], at)
+            self._fail(STATE_MACHINE_SAFETY,
+                       f"{v.node} (term {v.term}) has committed {self.prefixes.entry(mine)} at "
+                       f"index {at}, but {who} committed {self.prefixes.entry(self.committed[at - 1])} "
+                       f"there at t={when:.3f}s. Once committed, an entry never changes.",
+                       (v.node, who))
+        if commit > known:
+            pid = v.ids[commit - 1]
+            holders = [u.node for u in self.views.values()
+                       if len(u.ids) >= commit and u.ids[commit - 1] == pid]
+            if len(holders) < self.majority:
+                self._fail(COMMIT_NEEDS_MAJORITY,
+                           f"{v.node} (term {v.term}, {v.role}) advanced its commit index to "
+                           f"{commit}, but entries 1..{commit} are stored on only "
+                           f"{len(holders)} of {self.n} nodes ({', '.join(holders)}); a "
+                           f"majority is {self.majority}.", (v.node,))
+            self.committed.extend(v.ids[known:commit])
+            self.commit_terms.extend([v.term] * (commit - known))
+            self.commit_by.extend([(v.node, now)] * (commit - known))
+        lowered = self._lower_commit_terms(min(commit, known), v.term)
+        if commit > known or lowered:
+            for u in self.views.values():
+                if u.up and u.role == "leader" and u is not v:
+                    self._check_leader_complete(u, now)
+
+    def _lower_commit_terms(self, upto: int, term: int) -> bool:
+        """Entries 1..upto were committed in ``term`` at the latest (keeps the list sorted)."""
+        terms, j, lowered = self.commit_terms, upto - 1, False
+        while j >= 0 and terms[j] > term:
+            terms[j] = term
+            j -= 1
+            lowered = True
+        return lowered
+
+    def _check_leader_complete(self, v: NodeView, now: float) -> None:
+        need = bisect_left(self.commit_terms, v.term)   # indices committed before v.term
+        if need == 0 or (len(v.ids) >= need and v.ids[need - 1] == self.committed[need - 1]):
+            return
+        if len(v.ids) >= need:
+            at = self.prefixes.first_difference(v.ids[need - 1], self.committed[need - 1])
+            has = self.prefixes.entry(self.prefixes.ancestor(v.ids[need - 1], at))
+        else:
+            at = len(v.ids) + 1
+            if v.ids and v.ids[-1] != self.committed[len(v.ids) - 1]:
+                at = self.prefixes.first_difference(v.ids[-1], self.committed[len(v.ids) - 1])
+            has = "nothing" if at > len(v.ids) else \
+                self.prefixes.entry(self.prefixes.ancestor(v.ids[-1], at))
+        who, when = self.commit_by[at - 1]
+        self._fail(LEADER_COMPLETENESS,
+                   f"{v.node} is leader of term {v.term} but lacks the entry committed at index "
+                   f"{at}: {self.prefixes.entry(self.committed[at - 1])}, committed by {who} "
+                   f"(term {self.commit_terms[at - 1]}) at t={when:.3f}s; {v.node} has {has} "
+                   f"there. A node votes only for a candidate whose log is at least as up to "
+                   f"date as its own, and a leader commits by counting replicas only entries "
+                   f"of its own term.", (v.node, who))
+
+    # ----- applies -----------------------------------------------------------------------------
+
+    def _on_apply(self, node: str, index: int, command: Any) -> None:
+        now = self.sim.now
+        v = self.views[node]
+        inc = self.sim.incarnation[node]
+        if v.apply_incarnation != inc:
+            v.apply_incarnation, v.applied = inc, []
+        expected = len(v.applied) + 1
+        if index != expected:
+            self._fail(IN_ORDER_APPLY,
+                       f"{node} applied index {index} but its next index to apply was {expected} "
+                       f"(this run of {node} started at index 1; after a restart lastApplied "
+                       f"is 0 again).", (node,))
+        role, term, _, commit, log = self._read(node)
+        if index > commit:
+            self._fail(IN_ORDER_APPLY,
+                       f"{node} applied index {index} ({show(command)}) while its commit index "
+                       f"was {commit} (term {term}, {role}); only committed entries are "
+                       f"applied.", (node,))
+        entry = log[index - 1] if 0 < index <= len(log) else None
+        held = entry.get("command", None) if isinstance(entry, dict) else None
+        if entry is None or command_key(held) != command_key(command):
+            held = "nothing" if entry is None else show(held)
+            self._fail(IN_ORDER_APPLY,
+                       f"{node} applied {show(command)} at index {index}, but its log holds "
+                       f"{held} there.", (node,))
+        first = self.applied_at.get(index)
+        key = command_key(command)
+        if first is None:
+            self.applied_at[index] = (key, command, node, now)
+        elif first[0] != key:
+            self._fail(STATE_MACHINE_SAFETY,
+                       f"{first[2]} applied {show(first[1])} at index {index} (t={first[3]:.3f}s) "
+                       f"but {node} applied {show(command)} at the same index (term {term}).",
+                       (first[2], node))
+        v.applied.append(command)
+        self.apply_count += 1
+
+    # ----- reporting ---------------------------------------------------------------------------
+
+    def _fail(self, prop: str, evidence: str, nodes: tuple[str, ...]) -> None:
+        raise PropertyViolation(prop, evidence, time=self.sim.now, nodes=nodes)
+
+
+__all__ = ["RaftChecker", "INVARIANTS", "ELECTION_SAFETY", "ONE_VOTE_PER_TERM",
+           "TERMS_NEVER_DECREASE", "LOG_MATCHING", "COMMIT_NEEDS_MAJORITY",
+           "LEADER_COMPLETENESS", "STATE_MACHINE_SAFETY", "IN_ORDER_APPLY", "ACCESSOR",
+           "command_key", "Prefixes", "NodeView"]
