@@ -153,8 +153,14 @@ class RaftChecker:
 
     # ----- queries for graders -----------------------------------------------------------------
 
+    def sync(self) -> None:
+        """Catch up with what happened outside the event loop (a grader that called
+        ``sim.crash`` or ``sim.restart`` directly); the queries below do it themselves."""
+        self._after_event(self.sim)
+
     def leader(self) -> tuple[str, int] | None:
         """The up node that last showed role leader with the highest term, or None."""
+        self.sync()
         best = None
         for v in self.views.values():
             if v.up and v.role == "leader" and (best is None or v.term > best[1]):
@@ -162,6 +168,7 @@ class RaftChecker:
         return best
 
     def current_leaders(self) -> list[tuple[str, int]]:
+        self.sync()
         return [(v.node, v.term) for v in self.views.values() if v.up and v.role == "leader"]
 
     def max_term(self) -> int:
@@ -229,10 +236,13 @@ class RaftChecker:
         return role, term, voted, commit, log
 
     def _refresh(self, node: str) -> None:
-        now = self.sim.now
         role, term, voted, commit, log = self._read(node)
         v = self.views[node]
         inc = self.sim.incarnation[node]
+        if (inc == v.incarnation and v.up and role == v.role and term == v.term
+                and voted == v.voted_for and commit == v.commit and log == v.log):
+            return  # nothing changed (a heartbeat, a refused vote, a stale message)
+        now = self.sim.now
         if inc != v.incarnation:
             v.incarnation = inc
             v.commit = 0

@@ -14,6 +14,7 @@ class Lab:
     package: str      # "lab1_cap", the folder in starter/, reference/ and graders/
     title: str
     handout: str      # path of the handout, from the repository root
+    has_nodes: bool = True  # False for Lab 0, which is plain Python objects
 
     @property
     def number(self) -> int:
@@ -25,7 +26,8 @@ class Lab:
 
 
 LABS = (
-    Lab("lab0", "lab0_resilience", "Resilience patterns", "assignments/lab0-resilience.md"),
+    Lab("lab0", "lab0_resilience", "Resilience patterns", "assignments/lab0-resilience.md",
+        has_nodes=False),
     Lab("lab1", "lab1_cap", "CAP trade-offs", "assignments/lab1-cap.md"),
     Lab("lab2", "lab2_raft", "Raft consensus", "assignments/lab2-raft.md"),
     Lab("lab3", "lab3_partitions", "Partitions and quorum writes", "assignments/lab3-partitions.md"),

@@ -26,13 +26,14 @@ import pytest
 from ..errors import BudgetExceeded, PropertyViolation, StudentCodeError, SubmissionError
 from ..simulator import display_path, is_student_file
 from . import failures, lint, loader
-from .labs import find_lab, lab_of_path
+from .labs import LABS, find_lab, lab_of_path
 from .report import TestResult, number_tests, to_terminal, write_reports
 
 _results: dict[str, TestResult] = {}
 _shown_import_errors: set[str] = set()  # labs whose import error was shown
 _started = 0.0
 _active = False  # set at configure: is this a grading run?
+NODE_LABS = {lab.package for lab in LABS if lab.has_nodes}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,10 +66,11 @@ def pytest_configure(config: pytest.Config) -> None:
     _shown_import_errors.clear()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Register every selected test (after -k / -m deselection) with its points and name."""
     if not _active:
         return
-    for item in items:
+    for item in session.items:
         lab = lab_of_path(str(item.path))
         marker = item.get_closest_marker("points")
         points = float(marker.args[0]) if marker and marker.args else 0.0
@@ -223,7 +225,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 def _lint_warnings(results: list[TestResult]) -> list[str]:
-    labs = sorted({r.lab for r in results})
+    """Determinism warnings for the node labs graded in this run (Lab 0 has no nodes)."""
+    labs = sorted({r.lab for r in results} & NODE_LABS)
     root = loader.impl_dir()
     return [w for lab in labs if (root / lab).is_dir() for w in lint.scan(root / lab)]
 

@@ -13,15 +13,21 @@ The search (Wing & Gong, with Lowe's memoization, as in Porcupine):
   its operation should already have taken effect: the search backtracks to the last choice.
 * Invariant: ``linearized`` (a bitset in a Python int) holds exactly the operations whose
   entries are lifted, and ``state`` is the model state after them, in the order of ``stack``.
-* A set of ``(linearized, state)`` pairs already explored prunes the search: two orders of the
-  same operations that end in the same state have the same future.
+* Memoization (Lowe): two orders of the same operations that end in the same state have the
+  same future, so a configuration ``(linearized, state)`` is explored once.
 * Operations with status ``"unknown"`` have no return entry, so they are never required: the
   search may place them anywhere after their call, or leave them out. It succeeds when every
-  ``"ok"`` operation has been placed. Three rules keep timed-out operations from multiplying
-  the search (k of them could otherwise cost up to 2^k): one is never placed where it changes
-  nothing; nor where its resulting state was already explored without it (leaving it out keeps
-  more options open); and timed-out operations with equal inputs, being interchangeable, are
-  placed in the order of their calls (``after``).
+  ``"ok"`` operation has been placed. As k timed-out operations could multiply the search by
+  2^k, four rules keep them in check. (1) Each configuration tries the required operations
+  first and the timed-out ones in a second pass, so configurations with few timed-out
+  operations are met first. (2) The memo maps (required operations placed, state) to the
+  minimal sets of timed-out operations placed with them, and prunes any superset: leaving a
+  timed-out operation out only keeps more options open. (3) A timed-out operation is never
+  placed where it changes nothing. (4) Timed-out operations with equal inputs are
+  interchangeable, so they are placed in the order of their calls (``after``).
+* What stays expensive: a model whose state records the order of operations (``append``) with
+  many operations in flight, worst of all timed-out ones, when the history is illegal: proving
+  that no order explains a read may mean trying every order of the appends it overlaps.
 
 The search is iterative (histories of thousands of operations) and deterministic: the same
 history always takes the same steps. It stops with verdict ``"unknown"`` when a partition uses
@@ -74,7 +80,8 @@ class PartitionResult:
     ``illegal``: ``blocked`` is the operation whose return no order could get past;
     ``linearization`` is the longest order found up to it, ending in ``state``;
     ``candidates`` are the operations open at that point, each with why it could not go next.
-    ``unknown``: ``reason`` says which budget ran out.
+    ``unknown``: ``reason`` says which budget ran out; ``blocked``, ``linearization`` and
+    ``state`` show the furthest point the search had reached (no proof of anything).
     """
 
     label: str
@@ -231,9 +238,10 @@ def _check_partition(model: Model, ops: Sequence[Op], indices: tuple[int, ...], 
             if steps > max_steps or (deadline is not None and not steps % _CLOCK_EVERY
                                      and _time.monotonic() > deadline):
                 why = (f"the search budget of {max_steps:,} steps ran out"
-                       if steps > max_steps else "the wall-clock timeout passed")
-                return PartitionResult(label, UNDECIDED, tuple(ops), indices, steps - 1,
-                                       reason=why)
+                       if steps > max_steps else
+                       f"the wall-clock timeout passed after {steps:,} steps")
+                return _evidence(model, ops, indices, label, UNDECIDED, steps - 1, best[0],
+                                 best_order, best_state, entry_op, call_entry, must, reason=why)
             legal, new_state = step(state, inputs[i], outputs[i])
             if legal and (must[i] or new_state != state):
                 new_linearized = linearized | bit[i]
@@ -286,23 +294,39 @@ def _check_partition(model: Model, ops: Sequence[Op], indices: tuple[int, ...], 
         order = tuple(ops[entry_op[e]] for e, _, _ in stack)
         return PartitionResult(label, OK_VERDICT, tuple(ops), indices, steps,
                                linearization=order, state=state)
+    return _evidence(model, ops, indices, label, ILLEGAL, steps, best[0], best_order, best_state,
+                     entry_op, call_entry, must)
 
-    blocked = entry_op[best[0]]
-    placed = set(best_order)
+
+def _evidence(model: Model, ops: Sequence[Op], indices: tuple[int, ...], label: str,
+              verdict: str, steps: int, frontier: int, order: list[int], state: State,
+              entry_op: list[int], call_entry: list[int], must: list[bool],
+              reason: str = "") -> PartitionResult:
+    """The furthest dead end: the order that reached it, the op it blocks on, what was open.
+
+    ``frontier`` is the return entry the search could not get past (-1: it met no dead end).
+    """
+    if frontier < 0:
+        return PartitionResult(label, verdict, tuple(ops), indices, steps, reason=reason)
+    placed = set(order)
     candidates = []
-    for i in sorted((i for i in range(n) if i not in placed and call_entry[i] < best[0]),
-                    key=call_entry.__getitem__):
-        legal, new_state = step(best_state, inputs[i], outputs[i])
+    open_ops = [] if verdict != ILLEGAL else sorted(
+        (i for i in range(len(ops)) if i not in placed and call_entry[i] < frontier),
+        key=call_entry.__getitem__)
+    for i in open_ops:
+        output = ops[i].output if must[i] else None
+        legal, new_state = model.step(state, ops[i].input, output)
         if not legal:
-            reason = "cannot take effect here"
-        elif not must[i] and new_state == best_state:
-            reason = "timed out; taking effect here would change nothing"
+            why = "cannot take effect here"
+        elif not must[i] and new_state == state:
+            why = "timed out; taking effect here would change nothing"
         else:
-            reason = "could take effect here, but every order of the rest fails after it"
-        candidates.append(Candidate(ops[i], indices[i], reason))
-    return PartitionResult(label, ILLEGAL, tuple(ops), indices, steps,
-                           linearization=tuple(ops[i] for i in best_order), state=best_state,
-                           blocked=ops[blocked], candidates=tuple(candidates))
+            why = "could take effect here, but every order of the rest fails after it"
+        candidates.append(Candidate(ops[i], indices[i], why))
+    return PartitionResult(label, verdict, tuple(ops), indices, steps,
+                           linearization=tuple(ops[i] for i in order), state=state,
+                           blocked=ops[entry_op[frontier]], candidates=tuple(candidates),
+                           reason=reason)
 
 
 def _interchangeable(ops: Sequence[Op]) -> list[int]:
@@ -376,13 +400,19 @@ def _describe(result: Result, max_ops: int) -> str:
             lines += ["", f"Also not linearizable: {others}{more}."]
         return "\n".join(lines)
     for p in result.partitions:
-        if p.verdict == UNDECIDED:
-            where = f" for {p.label}" if p.label else ""
-            lines.append(f"UNDECIDED{where}: {p.reason} after {p.steps:,} steps, before the "
-                         f"checker could decide ({len(p.ops)} operations).")
+        if p.verdict != UNDECIDED:
+            continue
+        where = f" for {p.label}" if p.label else ""
+        lines.append(f"UNDECIDED{where}: {p.reason} before the checker could decide "
+                     f"({len(p.ops)} operations).")
+        if p.blocked is not None:
+            lines.append(f"  The furthest it got: no order tried so far gets past time "
+                         f"{_fmt_time(p.blocked.ret)}, when this operation returned:")
+            lines.append("    " + _fmt_op(model, p.blocked, p.index_of(p.blocked)))
     lines += ["", "Unknown is not a pass. Correct systems are checked well within budget; a "
               "search this long usually means many operations overlap in time, often "
-              "because many requests timed out (each one may or may not have taken effect)."]
+              "because many requests timed out (each one may or may not have taken effect), "
+              "and that one of them saw something no order explains."]
     return "\n".join(lines)
 
 

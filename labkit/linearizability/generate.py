@@ -39,7 +39,7 @@ def generate_history(seed: int, n_ops: int, n_keys: int = 10, n_clients: int = 5
     drafts = []                    # (effect point or None, seq, client, input, call, ret, status)
     for seq in range(n_ops):
         call, client = heapq.heappop(ready)
-        length = rng.expovariate(1.0) + 1e-6
+        length = rng.uniform(0.1, 1.0)
         ret = call + length
         point = call + length * rng.uniform(0.01, 0.99)
         roll = rng.random()

@@ -13,6 +13,12 @@
 See ``assignments/live.md`` for the routes of every lab and what to try.
 """
 
-from .cluster import Cluster, LiveError, NodeError, Reply
-
 __all__ = ["Cluster", "LiveError", "NodeError", "Reply"]
+
+
+def __getattr__(name: str):
+    # Lazy, so that a node process (``python -m labkit.live.runtime``) imports only what it uses.
+    if name in __all__:
+        from . import cluster
+        return getattr(cluster, name)
+    raise AttributeError(f"module 'labkit.live' has no attribute {name!r}")

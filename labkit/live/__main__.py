@@ -91,15 +91,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def banner(cluster: Cluster, control_port: int) -> str:
     spec = cluster.spec
-    first, second = cluster.node_ids[0], cluster.node_ids[min(1, len(cluster.node_ids) - 1)]
-    last = cluster.node_ids[-1]
+    first, last = cluster.node_ids[0], cluster.node_ids[-1]
     lines = ["", "Nodes (the lab's routes, JSON replies):"]
     lines += [f"  {n}  {cluster.url(n)}/" for n in cluster.node_ids]
     lines += ["", f"Status page and fault control: http://localhost:{control_port}/   "
                   f"(API: http://localhost:{control_port}/api)", "", "Try:"]
-    for i, route in enumerate(spec.routes):
-        node = first if i == 0 else second
-        lines.append(f"  curl '{cluster.url(node, route.example)}'")
+    for index, path in spec.try_it():
+        node = cluster.node_ids[min(index, len(cluster.node_ids) - 1)]
+        lines.append(f"  curl '{cluster.url(node, path)}'")
     ctl = f"localhost:{control_port}/api"
     lines += [f"  curl -X POST {ctl}/isolate/{last}        # cut {last} off through the router",
               f"  curl -X POST {ctl}/heal",

@@ -41,10 +41,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import LabkitError, StudentCodeError, SubmissionError
-from ..grading.labs import REPO
-from ..simulator import node_names
+from ..simulator import display_path, node_names
 from .labs import LiveLab, load_spec
 
+REPO = Path(__file__).resolve().parents[2]  # the nodes run from here, with labkit importable
 UP, DOWN, PAUSED = "up", "down", "paused"
 START_TIMEOUT = 60.0   # generous: four Python processes importing aiohttp on a loaded machine
 STATUS_TIMEOUT = 3.0
@@ -159,9 +159,9 @@ class Cluster:
                         f"--port-base (e.g. --port-base 6001)")
             router = self._spawn("router", "labkit.live.router", [
                 "--nodes", ",".join(self.node_ids), "--seed", str(self.seed)])
-            self.router_port = self._await_ready("router", router, 0)["port"]
-            for n in self.node_ids:
+            for n in self.node_ids:  # at once: they read the router's port from its ready file
                 self._start_node(n)
+            self.router_port = self._await_ready("router", router, 0)["port"]
             for n in self.node_ids:
                 self.wait_ready(n)
             self._event("cluster started")
@@ -276,7 +276,8 @@ class Cluster:
         except LiveError as exc:
             raise LiveError(f"GET {path} on {node}: {exc}") from None
         if body.get("error") == "node_error":
-            raise _node_error(node, body.get("detail", ""), body.get("not_implemented", False))
+            raise _node_error(node, body.get("detail", ""), body.get("not_implemented", False),
+                              body.get("message", ""))
         return Reply(node, path, status, body)
 
     def status(self, node: str, timeout: float = STATUS_TIMEOUT) -> dict:
@@ -316,7 +317,7 @@ class Cluster:
                 more = st.get("error_count", 1) - 1
                 raise _node_error(node, first["text"] + (f"\n({more} more errors on {node})"
                                                          if more > 0 else ""),
-                                  first.get("not_implemented", False))
+                                  first.get("not_implemented", False), first.get("message", ""))
 
     def wait_until(self, check: Callable[[], Any], *, timeout: float, what: str,
                    evidence: Callable[[], str] | None = None, interval: float = 0.1) -> Any:
@@ -342,7 +343,8 @@ class Cluster:
             router = self.router_state()
         except LiveError as exc:
             router = {"error": str(exc)}
-        return {"lab": self.spec.package, "impl": str(self.impl or ""),
+        return {"lab": self.spec.package,
+                "impl": display_path(str(self.impl)) if self.impl else "",
                 "now": round(time.monotonic() - self.epoch, 3),
                 "nodes": [{**st, "url": self.url(n) if n in self.ports else "",
                            "incarnation": self.incarnation[n]} for n, st in nodes.items()],
@@ -385,6 +387,7 @@ class Cluster:
         self.incarnation[node] += 1
         args = ["--spec", self.spec_ref, "--node", node, "--nodes", ",".join(self.node_ids),
                 "--port", str(self.ports.get(node, 0)), "--router-port", str(self.router_port),
+                "--router-ready-file", str(self._ready_file("router")),
                 "--data-dir", str(self.data_dir), "--epoch", repr(self.epoch),
                 "--incarnation", str(self.incarnation[node]), "--seed", str(self.seed)]
         if self.impl is not None:
@@ -459,10 +462,10 @@ class Cluster:
             raise LiveError(f"cannot connect ({reason})") from None
 
 
-def _node_error(node: str, text: str, not_implemented: bool) -> NodeError:
+def _node_error(node: str, text: str, not_implemented: bool, message: str = "") -> NodeError:
     cause: BaseException | None = None
-    if not_implemented:  # the grading plugin shows "not implemented yet" when it finds this
-        cause = NotImplementedError(text.removeprefix("not implemented yet: "))
+    if not_implemented:  # the grading plugin shows "not implemented yet: <message>" for this
+        cause = NotImplementedError(message or text.removeprefix("not implemented yet: "))
     err = NodeError(text, node=node, cause=cause)
     err.__cause__ = cause
     return err

@@ -50,6 +50,10 @@ class LiveLab:
     describe: Callable[[Node], dict] = field(default=lambda node: describe_node(node))
     client_timeout: float = 5.0
     nodes: int = 3
+    examples: tuple[tuple[int, str], ...] = ()   # (node index, path): what the demo suggests
+
+    def try_it(self) -> tuple[tuple[int, str], ...]:
+        return self.examples or tuple((0, r.example) for r in self.routes)
 
 
 def choice(query: Params, name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -111,6 +115,7 @@ LAB1 = LiveLab(
               "/set/k/v?consistency=strong"),
     ),
     describe=lambda node: describe_node(node, ("data",)),
+    examples=((0, "/set/k/v?consistency=strong"), (1, "/get/k"), (2, "/get/k?consistency=strong")),
 )
 
 # ----- lab 2: Raft --------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ class Router:
     def __init__(self, nodes: tuple[str, ...], seed: int = 0):
         self.nodes = nodes
         self.blocked: set[tuple[str, str]] = set()
-        self.description = "no faults"
+        self.description = "all connected"
         self.network = {"loss": 0.0, "duplicate": 0.0, "min_delay": 0.0, "max_delay": 0.0}
         self.rng = random.Random(f"{seed}/router")
         self.links: dict[str, asyncio.Queue[str]] = {}
@@ -98,7 +98,7 @@ class Router:
 
     def heal(self) -> None:
         self.blocked = set()
-        self.description = "healed"
+        self.description = "healed: all connected"
 
     def set_network(self, **changes: float) -> None:
         unknown = set(changes) - set(self.network)

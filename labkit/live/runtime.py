@@ -174,7 +174,7 @@ class NodeProcess:
     def _record(self, err: Exception, cause: BaseException) -> dict:
         record = {"time": round(self.now, 3), "text": str(err),
                   "not_implemented": isinstance(cause, NotImplementedError),
-                  "kind": type(cause).__name__}
+                  "kind": type(cause).__name__, "message": str(cause)}
         self.error_count += 1
         if len(self.errors) < MAX_ERRORS:
             self.errors.append(record)
@@ -222,7 +222,8 @@ class NodeProcess:
         if failure is not None:
             self._pending.pop(rid, None)
             return self._json({"error": "node_error", "detail": failure["text"],
-                               "not_implemented": failure["not_implemented"]}, 500)
+                               "not_implemented": failure["not_implemented"],
+                               "message": failure["message"]}, 500)
         try:
             reply = await asyncio.wait_for(future, self.spec.client_timeout)
         except asyncio.TimeoutError:
@@ -333,6 +334,17 @@ class NodeProcess:
             await ws.send_str(text)
 
 
+async def _router_port(ready: Path, timeout: float = 60.0) -> int:
+    """The router's port from its ready file, once it is there (0 if it never is)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return int(json.loads(ready.read_text())["port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            await asyncio.sleep(0.02)
+    return 0
+
+
 def _port_error(port: int, exc: OSError) -> str:
     return (f"cannot listen on port {port}: {exc.strerror or exc}. Another program (or an "
             f"earlier cluster) uses it: stop it, or move the cluster with --port-base")
@@ -374,6 +386,11 @@ async def serve(args: argparse.Namespace) -> int:
         await runner.cleanup()
         return 3
     process.port = args.port = runner.addresses[0][1]  # the real one when --port 0
+    if not process.router_port:  # started together with the router: learn its port
+        process.router_port = await _router_port(Path(args.router_ready_file))
+        if not process.router_port:
+            report(error=f"{args.node}: the router did not start")
+            return 4
     link = asyncio.create_task(process.router_link())
     try:
         await asyncio.wait_for(process._connected.wait(), 15)
@@ -405,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node", required=True)
     parser.add_argument("--nodes", required=True, help="every node id, comma-separated")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--router-port", type=int, required=True)
+    parser.add_argument("--router-port", type=int, default=0,
+                        help="0: read it from --router-ready-file once the router is up")
+    parser.add_argument("--router-ready-file", default="")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--ready-file", required=True)
     parser.add_argument("--epoch", type=float, default=time.monotonic())

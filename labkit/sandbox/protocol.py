@@ -1,0 +1,307 @@
+"""The wire between the trusted grader and the sandboxed child: frames, values and references.
+
+Frames: a 4-byte big-endian length, then one JSON object. A request carries ``"op"``; a reply
+carries ``"ok"`` (the value) or ``"err"`` (an exception). Either side may send a request while it
+waits for a reply (a callback: student code calling the grader's fake clock, the grader calling
+a method of a student object inside that callback), so both sides run the same loop: send, then
+read frames, serving requests, until the reply comes. Replies are therefore strictly nested.
+
+Values: JSON data travels as itself. Everything else is a tagged object ``{"__lk__": kind, ...}``:
+
+* ``t`` tuple, ``s`` set, ``fs`` frozenset, ``d`` dict with keys that are not strings, ``f`` a
+  float JSON cannot hold (nan, inf), ``y`` bytes;
+* ``b`` a builtin class by name, ``lk`` a class of ``labkit.errors`` by name;
+* ``o`` an object lent by reference (the receiver gets a proxy), ``c`` a class, ``fn`` a
+  function, ``m`` a module, ``x`` an exception (class, args, str, traceback frames);
+* ``r`` a reference handed back: an object of the receiver's own, lent earlier.
+
+Rule of the trusted side: it decodes data only. It never unpickles, never imports a module the
+child names, and only instantiates builtin exception classes, ``labkit.errors`` classes and the
+mirror classes it built itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import select
+import struct
+import time
+import weakref
+from collections import deque
+from typing import Any, Callable
+
+TAG = "__lk__"
+HEADER = struct.Struct(">I")
+MAX_FRAME = 64 * 1024 * 1024          # a child cannot make the grader allocate more than this
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.JSONDecoder().decode
+
+# Builtin classes a value may name (by "b"); anything else is refused by the decoder.
+BUILTIN_TYPES = {t.__name__: t for t in (int, float, str, bool, bytes, list, tuple, dict, set,
+                                         frozenset, object, type(None), complex, range)}
+
+
+class ProtocolError(Exception):
+    """The other side broke the protocol (a garbled frame, a frame too large, an unknown tag)."""
+
+
+class ChannelClosed(ProtocolError):
+    """The other side closed its end: for the grader, the child is gone."""
+
+
+class ChannelTimeout(ProtocolError):
+    """No frame arrived in time."""
+
+
+# ----- frames ------------------------------------------------------------------------------------
+
+class Channel:
+    """Frames over two file descriptors, and the nested request loop.
+
+    ``serve(frame) -> reply frame`` answers the other side's requests. ``timeout`` (seconds, or
+    None) bounds every wait for a frame."""
+
+    def __init__(self, rfd: int, wfd: int, serve: Callable[[dict], dict],
+                 timeout: float | None = None, max_frame: int = MAX_FRAME,
+                 outgoing: Callable[[], dict] | None = None):
+        self.rfd = rfd
+        self.wfd = wfd
+        self.serve = serve
+        self.timeout = timeout
+        self.max_frame = max_frame
+        self.outgoing = outgoing      # extra fields to piggyback on every frame sent
+        self._buf = bytearray()
+
+    def send(self, frame: dict) -> None:
+        if self.outgoing is not None:
+            extra = self.outgoing()
+            if extra:
+                frame.update(extra)
+        data = _dumps(frame).encode("utf-8", "surrogatepass")
+        view = memoryview(HEADER.pack(len(data)) + data)
+        while view:
+            n = os.write(self.wfd, view)
+            view = view[n:]
+
+    def recv(self) -> dict:
+        header = self._read(HEADER.size)
+        (size,) = HEADER.unpack(header)
+        if size > self.max_frame:
+            raise ProtocolError(f"a frame of {size:,} bytes, more than the limit of "
+                                f"{self.max_frame:,}")
+        body = self._read(size)
+        try:
+            frame = _loads(body.decode("utf-8", "surrogatepass"))
+        except (ValueError, RecursionError) as exc:
+            raise ProtocolError(f"a frame that is not JSON ({exc})") from None
+        if type(frame) is not dict:
+            raise ProtocolError("a frame that is not a JSON object")
+        return frame
+
+    def request(self, frame: dict) -> dict:
+        """Send a request and return its reply, serving nested requests meanwhile."""
+        self.send(frame)
+        while True:
+            reply = self.recv()
+            if "op" in reply:
+                self.send(self.serve(reply))
+            else:
+                return reply
+
+    def _read(self, n: int) -> bytes:
+        buf = self._buf
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while len(buf) < n:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+                    raise ChannelTimeout(f"no answer within {self.timeout:g} s")
+            chunk = os.read(self.rfd, max(65536, n - len(buf)))
+            if not chunk:
+                raise ChannelClosed("the other end closed the channel")
+            buf += chunk
+        data = bytes(buf[:n])
+        del buf[:n]
+        return data
+
+
+# ----- values ------------------------------------------------------------------------------------
+
+class Codec:
+    """Turns values into JSON data and back, lending objects by reference.
+
+    ``exported``: our objects the other side holds proxies of (ref -> object). ``proxies``: the
+    other side's objects we hold proxies of (ref -> proxy, weakly). When one of our proxies dies,
+    its ref is queued in ``released`` and sent with the next frame, so the other side can drop
+    the object."""
+
+    def __init__(self) -> None:
+        self.exported: dict[int, Any] = {}
+        self._ref_of: dict[int, int] = {}        # id(obj) -> ref, while exported
+        self._next_ref = 1
+        self.proxies: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        self.released: deque[int] = deque()
+
+    # -- references --
+
+    def export(self, obj: Any) -> int:
+        ref = self._ref_of.get(id(obj))
+        if ref is not None and self.exported.get(ref) is obj:
+            return ref
+        ref = self._next_ref
+        self._next_ref += 1
+        self.exported[ref] = obj
+        self._ref_of[id(obj)] = ref
+        return ref
+
+    def lookup(self, ref: Any) -> Any:
+        """Our own object that the other side refers to."""
+        try:
+            return self.exported[ref]
+        except (KeyError, TypeError):
+            raise ProtocolError(f"a reference to an unknown object ({ref!r})") from None
+
+    def drop(self, refs: list) -> None:
+        """The other side no longer holds these of our objects."""
+        for ref in refs:
+            obj = self.exported.pop(ref, None)
+            if obj is not None and self._ref_of.get(id(obj)) == ref:
+                del self._ref_of[id(obj)]
+
+    def remember(self, ref: int, proxy: Any) -> Any:
+        """Register ``proxy`` for the other side's ``ref``; tell them when it dies."""
+        self.proxies[ref] = proxy
+        weakref.finalize(proxy, self.released.append, ref)
+        return proxy
+
+    def take_released(self) -> list[int]:
+        out = []
+        while self.released:
+            out.append(self.released.popleft())
+        return out
+
+    # -- encoding --
+
+    def encode(self, v: Any) -> Any:
+        t = type(v)
+        if t is str or t is int or t is bool or v is None:
+            return v
+        if t is float:
+            return v if math.isfinite(v) else {TAG: "f", "v": repr(v)}
+        if t is list:
+            return [self.encode(x) for x in v]
+        if t is dict:
+            if TAG not in v and all(type(k) is str for k in v):
+                return {k: self.encode(x) for k, x in v.items()}
+            return {TAG: "d", "v": [[self.encode(k), self.encode(x)] for k, x in v.items()]}
+        if t is tuple:
+            return {TAG: "t", "v": [self.encode(x) for x in v]}
+        if t is set or t is frozenset:
+            return {TAG: "s" if t is set else "fs", "v": [self.encode(x) for x in v]}
+        if t is bytes:
+            return {TAG: "y", "v": base64.b64encode(v).decode("ascii")}
+        return self.encode_other(v)
+
+    def encode_other(self, v: Any) -> Any:  # pragma: no cover - each side defines it
+        raise NotImplementedError
+
+    def encode_plainish(self, v: Any) -> Any:
+        """Subclasses of the plain types (an IntEnum, an OrderedDict, a namedtuple, a deque)
+        travel as the plain type; returns ``NotImplemented`` for anything else."""
+        if isinstance(v, bool):
+            return bool(v)
+        if isinstance(v, int):
+            return int(v)
+        if isinstance(v, float):
+            return self.encode(float(v))
+        if isinstance(v, str):
+            return str(v)
+        if isinstance(v, dict):
+            return self.encode(dict(v))
+        if isinstance(v, tuple):
+            return self.encode(tuple(v))
+        if isinstance(v, (list, deque, type({}.keys()), type({}.values()), type({}.items()))):
+            return self.encode(list(v))
+        if isinstance(v, frozenset):
+            return self.encode(frozenset(v))
+        if isinstance(v, set):
+            return self.encode(set(v))
+        return NotImplemented
+
+    # -- decoding --
+
+    def decode(self, v: Any) -> Any:
+        t = type(v)
+        if t is list:
+            return [self.decode(x) for x in v]
+        if t is dict:
+            kind = v.get(TAG)
+            if kind is None:
+                return {k: self.decode(x) for k, x in v.items()}
+            return self.decode_tagged(kind, v)
+        return v
+
+    def decode_tagged(self, kind: str, v: dict) -> Any:
+        if kind == "t":
+            return tuple(self.decode(x) for x in v["v"])
+        if kind == "d":
+            out = {}
+            for k, x in v["v"]:
+                out[self.decode(k)] = self.decode(x)
+            return out
+        if kind == "s":
+            return {self.decode(x) for x in v["v"]}
+        if kind == "fs":
+            return frozenset(self.decode(x) for x in v["v"])
+        if kind == "f":
+            text = v["v"]
+            if text not in ("nan", "inf", "-inf"):
+                raise ProtocolError(f"a bad float {text!r}")
+            return float(text)
+        if kind == "y":
+            return base64.b64decode(v["v"])
+        if kind == "b":
+            return builtin_class(v["name"])
+        if kind == "lk":
+            return labkit_error_class(v["name"])
+        return self.decode_other(kind, v)
+
+    def decode_other(self, kind: str, v: dict) -> Any:  # pragma: no cover - each side defines it
+        raise ProtocolError(f"unknown value tag {kind!r}")
+
+
+def builtin_class(name: Any) -> type:
+    """A builtin exception class or a plain builtin type, by name; nothing else."""
+    import builtins
+
+    cls = BUILTIN_TYPES.get(name) if isinstance(name, str) else None
+    if cls is None and isinstance(name, str):
+        candidate = getattr(builtins, name, None)
+        if isinstance(candidate, type) and issubclass(candidate, BaseException):
+            cls = candidate
+    if cls is None:
+        raise ProtocolError(f"{name!r} is not a builtin class the sandbox passes")
+    return cls
+
+
+def labkit_error_class(name: Any) -> type:
+    from .. import errors
+
+    cls = getattr(errors, name, None) if isinstance(name, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, errors.LabkitError)):
+        raise ProtocolError(f"{name!r} is not a labkit error class")
+    return cls
+
+
+def class_tag(cls: type) -> dict | None:
+    """The by-name tag of a builtin or labkit error class, or None for any other class."""
+    if cls.__module__ == "builtins" and BUILTIN_TYPES.get(cls.__name__) is cls:
+        return {TAG: "b", "name": cls.__name__}
+    if cls.__module__ == "builtins" and issubclass(cls, BaseException):
+        return {TAG: "b", "name": cls.__name__}
+    if cls.__module__ == "labkit.errors":
+        return {TAG: "lk", "name": cls.__name__}
+    return None

@@ -1,0 +1,26 @@
+"""Bug: retry_with_backoff numbers attempts from 1 when it asks for a delay, so every delay's
+ceiling is twice the contract's.
+
+Caught by: test_backoff_full_jitter_under_cap (rule R3)."""
+
+from labkit.testing import reference_lab
+
+_ref = reference_lab("lab0_resilience")
+CircuitBreaker = _ref.CircuitBreaker
+CircuitOpenError = _ref.CircuitOpenError
+CLOSED, OPEN, HALF_OPEN = _ref.CLOSED, _ref.OPEN, _ref.HALF_OPEN
+
+backoff_delay = _ref.backoff_delay
+
+
+def retry_with_backoff(fn, *, max_attempts=3, base_delay=0.1, max_delay=10.0,
+                       retry_on=(Exception,), sleep, rng):
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be >= 1")
+    for attempt in range(1, max_attempts + 1):
+        try:
+            return fn()
+        except retry_on:
+            if attempt == max_attempts:
+                raise
+            sleep(backoff_delay(attempt, base_delay, max_delay, rng))

@@ -1,0 +1,74 @@
+"""Lab 0 graders against the reference (full marks), the starter (0, "not implemented yet")
+and the known-bug variants under tests/buggy/lab0_resilience (each caught by a named test)."""
+
+from __future__ import annotations
+
+import pytest
+
+from graderun import grade, variants
+
+PACKAGE = "lab0_resilience"
+MODEL_TEST = "test_breaker_matches_model"
+
+# variant -> (the fixed-scenario test that must catch it, the contract rule its output names)
+CAUGHT = {
+    "half_open_unlimited_trials": ("test_half_open_admits_one_trial", "rule B5"),
+    "failures_never_reset": ("test_opens_after_consecutive_failures", "rule B2"),
+    "reset_timeout_strict": ("test_reset_timeout_boundary", "rule B4"),
+    "reopen_keeps_old_opened_at": ("test_half_open_admits_one_trial", "rule B6"),
+    "stale_failure_reopens": (MODEL_TEST, "rule B7"),
+    "stale_success_closes": (MODEL_TEST, "rule B7"),
+    "retry_no_cap": ("test_backoff_full_jitter_under_cap", "rule R1"),
+    "retry_no_jitter": ("test_backoff_full_jitter_under_cap", "rule R1"),
+    "retry_global_random": ("test_backoff_full_jitter_under_cap", "rule R1"),
+    "retry_attempt_from_one": ("test_backoff_full_jitter_under_cap", "rule R3"),
+    "retry_sleeps_after_last": ("test_retry_attempts_and_last_error", "rule R5"),
+    "retry_raises_new_error": ("test_retry_attempts_and_last_error", "rule R5"),
+    "retry_swallows_error": ("test_retry_attempts_and_last_error", "rule R5"),
+    "retry_retries_everything": ("test_retry_only_retryable", "rule R4"),
+}
+# Breaker bugs the stateful model test must catch as well (it should catch every one).
+BREAKER_BUGS = {name for name in CAUGHT if not name.startswith("retry_")}
+
+
+def test_reference_scores_full_marks(tmp_path):
+    run = grade(PACKAGE, "reference", tmp_path)
+    failed = [(t["name"], t["output"][:500]) for t in run.failed()]
+    assert not failed, f"the reference lost points: {failed}"
+    assert run.score == run.max_score == 40, (run.score, run.max_score)
+    assert len(run.report["tests"]) == 8
+
+
+def test_starter_scores_zero_with_not_implemented_notes(tmp_path):
+    run = grade(PACKAGE, "starter", tmp_path)
+    assert run.score == 0, f"the starter scored {run.score}"
+    for test in run.report["tests"]:
+        assert test["status"] == "failed", test["name"]
+        assert test["output"].startswith("not implemented yet"), (test["name"], test["output"])
+        assert "Traceback" not in test["output"], (test["name"], test["output"])
+
+
+def test_every_variant_is_in_the_table():
+    names = {path.name for path in variants(PACKAGE)}
+    assert names == set(CAUGHT), (f"not in CAUGHT: {sorted(names - set(CAUGHT))}; "
+                                  f"no such folder: {sorted(set(CAUGHT) - names)}")
+    assert len(names) >= 5
+
+
+@pytest.mark.parametrize("variant", sorted(CAUGHT))
+def test_variant_is_caught(variant, tmp_path):
+    test_name, rule = CAUGHT[variant]
+    wanted = [test_name] + ([MODEL_TEST] if variant in BREAKER_BUGS else [])
+    run = grade(PACKAGE, f"tests/buggy/{PACKAGE}/{variant}", tmp_path,
+                "-k", " or ".join(sorted(set(wanted))))
+    for name in wanted:
+        result = run.test(name)
+        assert result["status"] == "failed", f"{variant} passed {name}"
+        assert "internal error" not in result["output"], result["output"]
+    caught = run.test(test_name)
+    assert rule in caught["output"], f"{test_name} did not name {rule}:\n{caught['output']}"
+    if variant in BREAKER_BUGS:
+        model = run.test(MODEL_TEST)["output"]
+        assert "Contract rule B" in model and "was broken" in model, model
+        assert "What happened, step by step" in model and "state = BreakerContract()" in model, \
+            model
