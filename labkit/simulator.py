@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import heapq
 import json
-from json.encoder import c_make_encoder, encode_basestring_ascii
-from json.scanner import c_make_scanner
 import random
 import sysconfig
 import traceback
@@ -36,26 +34,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import BudgetExceeded, ContractError, PropertyViolation, StudentCodeError
+from .jsoncopy import dumps as _dumps
+from .jsoncopy import loads as _loads
 from .history import FAIL, OK, PENDING, UNKNOWN, Operation
 from .node import Node, Request
 from .storage import Storage, to_json
 from .trace import Trace
 
 DELIVER, TIMER, REQUEST, TIMEOUT, CALL = range(5)
-# JSON copies are the hot path: build the C encoder and scanner once instead of per call.
-_encode = c_make_encoder(None, None, encode_basestring_ascii, None, ":", ",", False, False, False)
-_scan = c_make_scanner(json.JSONDecoder())
-
-
-def _dumps(obj: Any) -> str:
-    """Compact JSON of a dict (what every message, reply and request becomes)."""
-    return "".join(_encode(obj, 0))
-
-
-def _loads(data: str) -> Any:
-    return _scan(data, 0)[0]
-
-
 @dataclass(frozen=True)
 class NetworkConfig:
     """How the network treats each message. Probabilities are per message, in [0, 1].

@@ -19,6 +19,7 @@ import json
 from typing import Any, Iterator
 
 from .errors import ContractError
+from .jsoncopy import dumps, loads
 
 _MISSING = object()
 
@@ -26,12 +27,18 @@ _MISSING = object()
 def to_json(value: Any, what: str) -> str:
     """Serialise ``value`` compactly, or raise ContractError naming the field that is not JSON."""
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        path = _first_non_json(value, "")
-        where = f" (field {path})" if path else ""
-        raise ContractError(f"{what} is not JSON{where}: {exc}. Use only dict, list, str, "
-                            f"int, float, bool and None.") from None
+        return dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        pass
+    try:  # the fast encoder's errors are terse: ask json for its own description
+        json.dumps(value, allow_nan=False)
+        problem = "it cannot be serialised"
+    except (TypeError, ValueError, RecursionError) as exc:
+        problem = str(exc)
+    path = _first_non_json(value, "")
+    where = f" (field {path})" if path else ""
+    raise ContractError(f"{what} is not JSON{where}: {problem}. Use only dict, list, str, int, "
+                        f"float, bool and None.")
 
 
 def _first_non_json(value: Any, path: str) -> str:
@@ -75,7 +82,7 @@ class Storage:
         raw = self._data.get(key, _MISSING)
         if raw is _MISSING:
             return default
-        return json.loads(raw)
+        return loads(raw)
 
     def delete(self, key: str) -> None:
         if self._data.pop(key, None) is not None:
@@ -90,7 +97,7 @@ class Storage:
 
     def __getitem__(self, key: str) -> Any:
         raw = self._data[key]
-        return json.loads(raw)
+        return loads(raw)
 
     def __contains__(self, key: object) -> bool:
         return key in self._data
