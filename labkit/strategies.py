@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from .faults import (Action, Crash, Cut, Heal, Isolate, Network, Partition, Pause, Restart,
@@ -22,11 +22,16 @@ ALL_KINDS = ("partition", "isolate", "cut", "heal", "crash", "restart", "pause",
              "network")
 
 
+# No "explain" phase: it reruns a failing example many times to annotate it, which costs
+# seconds per failing test and adds nothing the failure message does not already say.
+GRADING_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
+
+
 def grading_settings(max_examples: int = 30, **overrides) -> settings:
     """The fixed profile every graded Hypothesis test uses: derandomized (the same examples on
     every machine and every run), no example database, no deadline, a fixed example count."""
     options = dict(derandomize=True, database=None, deadline=None, max_examples=max_examples,
-                   print_blob=False,
+                   print_blob=False, phases=GRADING_PHASES,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                           HealthCheck.function_scoped_fixture,
                                           HealthCheck.filter_too_much])

@@ -76,9 +76,11 @@ def explain(exc: BaseException, sim: Simulation, seed: int | None, schedule: tup
     if schedule:
         lines.append("fault schedule:")
         lines.append(format_schedule(schedule))
-    tail = sim.trace.tail(events)
+    at = getattr(exc, "time", None)  # a checker that runs after the run says when it broke
+    tail = sim.trace.tail(events, until=at)
     if tail:
-        lines.append(f"last {len(tail)} events (time, node, event):")
+        lines.append(f"last {len(tail)} events{'' if at is None else f' up to t={at:.3f}s'} "
+                     f"(time, node, event):")
         lines += [f"  {line[:160]}" for line in tail]
     replay = replay_command()
     if replay:
