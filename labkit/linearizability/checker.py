@@ -18,16 +18,19 @@ The search (Wing & Gong, with Lowe's memoization, as in Porcupine):
 * Operations with status ``"unknown"`` have no return entry, so they are never required: the
   search may place them anywhere after their call, or leave them out. It succeeds when every
   ``"ok"`` operation has been placed. As k timed-out operations could multiply the search by
-  2^k, four rules keep them in check. (1) Each configuration tries the required operations
-  first and the timed-out ones in a second pass, so configurations with few timed-out
-  operations are met first. (2) The memo maps (required operations placed, state) to the
-  minimal sets of timed-out operations placed with them, and prunes any superset: leaving a
-  timed-out operation out only keeps more options open. (3) A timed-out operation is never
-  placed where it changes nothing. (4) Timed-out operations with equal inputs are
-  interchangeable, so they are placed in the order of their calls (``after``).
-* What stays expensive: a model whose state records the order of operations (``append``) with
-  many operations in flight, worst of all timed-out ones, when the history is illegal: proving
-  that no order explains a read may mean trying every order of the appends it overlaps.
+  2^k, five rules keep them in check. (0) Before the search, the model may drop those nobody
+  could have observed (``Model.unobserved``: a write whose value no read returned). (1) Each
+  configuration tries the required operations first and the timed-out ones in a second pass,
+  so configurations with few timed-out operations are met first. (2) The memo maps (required
+  operations placed, state) to the minimal sets of timed-out operations placed with them, and
+  prunes any superset: leaving a timed-out operation out only keeps more options open. (3) A
+  timed-out operation is never placed where it changes nothing. (4) Timed-out operations with
+  equal inputs are interchangeable, so they are placed in the order of their calls
+  (``after``).
+* What stays expensive: proving a history illegal when many operations overlap the read that
+  nothing explains, above all timed-out writes whose values were read, or appends (a state
+  that records their order): the search may have to try every order of them. Correct
+  histories are cheap, as an order that works is usually among the first tried.
 
 The search is iterative (histories of thousands of operations) and deterministic: the same
 history always takes the same steps. It stops with verdict ``"unknown"`` when a partition uses
@@ -72,7 +75,8 @@ class Candidate:
 class PartitionResult:
     """The verdict for one independent part of the history (one key of a key-value store).
 
-    ``ops`` are the partition's operations (failed ones dropped); ``indices[k]`` is the position
+    ``ops`` are the partition's operations the search considered (failed ones are dropped, and
+    so are timed-out ones the model says nobody could observe); ``indices[k]`` is the position
     of ``ops[k]`` in the list given to ``check``. ``steps`` counts model steps.
 
     ``ok``: ``linearization`` is one order that explains the partition (it includes the
@@ -144,8 +148,9 @@ def check(model: Model, ops: Iterable[Any], timeout: float | None = None, *,
 
     ``ops`` are ``Op`` values, or any records with the same attributes (``client``, ``input``,
     ``output``, ``call``, ``ret``, ``status``; a status of ``"pending"`` counts as unknown).
-    Operations with status ``"fail"`` are dropped: they had no effect. Each partition the model
-    defines is searched with at most ``max_steps`` model steps; ``timeout`` (wall seconds, for
+    Operations with status ``"fail"`` are dropped: they had no effect. So are timed-out ones
+    for which ``model.unobserved`` says so. Each partition the model defines is searched with
+    at most ``max_steps`` model steps (a few microseconds each); ``timeout`` (wall seconds, for
     the whole history) is a safety net, not a budget to rely on, since it makes the verdict
     depend on the machine.
     """
@@ -155,9 +160,10 @@ def check(model: Model, ops: Iterable[Any], timeout: float | None = None, *,
     deadline = None if timeout is None else _time.monotonic() + timeout
 
     results = []
-    for part in model.partition(live):
+    for whole in model.partition(live):
+        label = model.describe_partition(whole)
+        part = [op for op in whole if op.status == OK or not model.unobserved(op, whole)]
         indices = tuple(position[id(op)] for op in part)
-        label = model.describe_partition(part)
         if deadline is not None and _time.monotonic() > deadline:
             results.append(PartitionResult(label, UNDECIDED, tuple(part), indices, 0,
                                            reason=f"the {timeout} s timeout had passed"))
@@ -332,8 +338,9 @@ def _evidence(model: Model, ops: Sequence[Op], indices: tuple[int, ...], label: 
 def _interchangeable(ops: Sequence[Op]) -> list[int]:
     """For each timed-out op, the latest earlier-called timed-out op with an equal input, or -1.
 
-    Sound and complete to require that op to be placed first: swapping two such operations in any
-    order that explains the history gives another one, since neither has a return to meet.
+    Requiring that earlier op to be placed first loses no solution: the earlier call is available
+    whenever the later one is, and swapping two such operations in an order that explains the
+    history gives another one, since neither has a return to meet.
     """
     after = [-1] * len(ops)
     last: dict[Any, int] = {}
@@ -377,21 +384,26 @@ def _fmt_op(model: Model, op: Op, index: int) -> str:
     return f"#{index:<4} client {op.client!s:<6} [{_fmt_time(op.call)} .. {ret}]  {what}"
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
 def _describe(result: Result, max_ops: int) -> str:
     model = result.model
     n_ops = sum(len(p.ops) for p in result.partitions)
     n_parts = len(result.partitions)
     parts = f" in {n_parts} partitions" if n_parts > 1 else ""
     if result.verdict == OK_VERDICT:
-        return f"linearizable: {n_ops} operations{parts} explained by the {model.name} model."
+        return (f"linearizable: {_count(n_ops, 'operation')}{parts} explained by the "
+                f"{model.name} model.")
     lines = []
     failures = result.failures
     if failures:
         lines.append(f"NOT LINEARIZABLE: {len(failures)} of {n_parts} partitions cannot be "
                      f"explained by any order of the operations ({model.name} model)."
                      if n_parts > 1 else
-                     f"NOT LINEARIZABLE: no order of the {n_ops} operations explains what the "
-                     f"clients saw ({model.name} model).")
+                     f"NOT LINEARIZABLE: no order of the {_count(n_ops, 'operation')} explains "
+                     f"what the clients saw ({model.name} model).")
         lines.append("")
         lines.extend(_describe_illegal(model, failures[0], max_ops))
         if len(failures) > 1:
@@ -404,7 +416,7 @@ def _describe(result: Result, max_ops: int) -> str:
             continue
         where = f" for {p.label}" if p.label else ""
         lines.append(f"UNDECIDED{where}: {p.reason} before the checker could decide "
-                     f"({len(p.ops)} operations).")
+                     f"({_count(len(p.ops), 'operation')}).")
         if p.blocked is not None:
             lines.append(f"  The furthest it got: no order tried so far gets past time "
                          f"{_fmt_time(p.blocked.ret)}, when this operation returned:")
@@ -429,11 +441,11 @@ def _describe_illegal(model: Model, p: PartitionResult, max_ops: int) -> list[st
     if order:
         shown = order[-max_ops:]
         lines.append(f"The longest order found that explains the history up to that point "
-                     f"({len(order)} operations, in the order they take effect):")
+                     f"({_count(len(order), 'operation')}, in the order they take effect):")
         if len(order) > len(shown):
-            lines.append(f"  ... {len(order) - len(shown)} earlier operations")
+            lines.append(f"  ... {_count(len(order) - len(shown), 'earlier operation')}")
         lines.extend("  " + _fmt_op(model, op, p.index_of(op)) for op in shown)
-        lines.append(f"After them, {model.describe_state(p.state)}.")
+        lines.append(f"At that point {model.describe_state(p.state)}.")
     else:
         lines.append(f"Not even the first operation can be explained: at the start, "
                      f"{model.describe_state(p.state)}.")

@@ -95,6 +95,15 @@ class Model:
         """Independent sub-histories. The default keeps the history whole."""
         return [list(ops)]
 
+    def unobserved(self, op: Op, ops: Sequence[Op]) -> bool:
+        """True if ``op`` timed out and nothing in ``ops`` (its partition) could observe it.
+
+        The checker then leaves it out: every order that places it also works without it. An
+        optional speed-up for models whose timed-out operations would otherwise multiply the
+        search; the default, False, is always correct.
+        """
+        return False
+
     def describe_partition(self, ops: Sequence[Op]) -> str:
         """A short name for one partition (e.g. ``key 'x'``), or "" when there is only one."""
         return ""

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .model import Model, Op, State
+from .model import OK, Model, Op, State
 
 
 def _read_value(output: Any, what: str) -> Any:
@@ -44,6 +44,12 @@ def _read_value(output: Any, what: str) -> Any:
 def _unknown_op(model: str, input: Any, known: tuple[str, ...]) -> ValueError:
     return ValueError(f"unknown {model} operation {input!r}: expecting an input with "
                       f"'op' one of {', '.join(known)}")
+
+
+def _reads(op: Op, value: Any) -> bool:
+    """Whether ``op`` is a completed read that returned ``value``."""
+    return (op.status == OK and op.input.get("op") == "read" and op.output is not None
+            and op.output.get("value") == value)
 
 
 def _show(value: Any) -> str:
@@ -69,6 +75,15 @@ class RegisterModel(Model):
         if op == "write":
             return True, input["value"]
         raise _unknown_op(self.name, input, self.operations)
+
+    def unobserved(self, op: Op, ops: Sequence[Op]) -> bool:
+        # A write sets the value until the next write; any read in between returns it. If no
+        # read returned it, no read was in between, and leaving the write out changes nothing
+        # anyone saw.
+        if op.status == OK or op.input.get("op") != "write":
+            return False
+        value = op.input["value"]
+        return not any(_reads(other, value) for other in ops)
 
     def describe_op(self, input: Any, output: Any) -> str:
         op = input.get("op")
@@ -101,6 +116,13 @@ class CasRegisterModel(RegisterModel):
                                  f"got {output!r}") from None
             return bool(claimed) == swapped, new_state
         return super().step(state, input, output)
+
+    def unobserved(self, op: Op, ops: Sequence[Op]) -> bool:
+        # A cas observes the value whether it succeeds or fails, and even a timed-out one may
+        # act on it, so with any cas around the argument of the plain register does not hold.
+        if any(other.input.get("op") == "cas" for other in ops):
+            return False
+        return super().unobserved(op, ops)
 
     def describe_op(self, input: Any, output: Any) -> str:
         if input.get("op") == "cas":
@@ -142,6 +164,21 @@ class KVModel(Model):
                 raise ValueError(f"every key-value input needs a hashable 'key'; "
                                  f"got {op.input!r}") from None
         return list(by_key.values())
+
+    def unobserved(self, op: Op, ops: Sequence[Op]) -> bool:
+        # A put or append of string s leaves a value containing s until the next put or delete:
+        # any get in between returns a string containing s. If no get did, leaving it out
+        # changes nothing anyone saw. Deletes and non-string values are always kept.
+        kind, value = op.input.get("op"), op.input.get("value")
+        if op.status == OK or kind not in ("put", "append") or not isinstance(value, str):
+            return False
+        for other in ops:
+            if other.status != OK or other.input.get("op") != "get" or other.output is None:
+                continue
+            seen = other.output.get("value")
+            if seen is not None and (not isinstance(seen, str) or value in seen):
+                return False
+        return True
 
     def describe_partition(self, ops: Sequence[Op]) -> str:
         return f"key {ops[0].input['key']!r}" if ops else ""
