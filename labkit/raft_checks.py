@@ -330,13 +330,20 @@ class RaftChecker:
                 at = prefixes.first_difference(first[0], pid)
                 a = prefixes.ancestor(first[0], at)
                 b = prefixes.ancestor(pid, at)
+                if first[1] == v.node:
+                    what = (f"{v.node} held an entry at index {index} with term {term} at "
+                            f"t={first[2]:.3f}s and holds one again at t={now:.3f}s, but the "
+                            f"entries before it changed: at index {at} it had "
+                            f"{prefixes.entry(a)}, now {prefixes.entry(b)}")
+                else:
+                    what = (f"{first[1]} (at t={first[2]:.3f}s) and {v.node} (at t={now:.3f}s) "
+                            f"both hold an entry at index {index} with term {term}, but their "
+                            f"logs differ at index {at}: {first[1]} has {prefixes.entry(a)}, "
+                            f"{v.node} has {prefixes.entry(b)}")
                 self._fail(LOG_MATCHING,
-                           f"{first[1]} (at t={first[2]:.3f}s) and {v.node} (at t={now:.3f}s) "
-                           f"both hold an entry at index {index} with term {term}, but their "
-                           f"logs differ at index {at}: {first[1]} has {prefixes.entry(a)}, "
-                           f"{v.node} has {prefixes.entry(b)}. A follower appends only after "
-                           f"its entry at prev_index matches prev_term, and drops a conflicting "
-                           f"suffix before appending.", (first[1], v.node))
+                           what + ". A follower appends only after its entry at prev_index "
+                           "matches prev_term, and drops a conflicting suffix (everything "
+                           "after it too) before appending.", (first[1], v.node))
 
     def _check_commit(self, v: NodeView, commit: int, now: float) -> None:
         if commit < v.commit:
@@ -353,12 +360,12 @@ class RaftChecker:
         if upto and v.ids[upto - 1] != self.committed[upto - 1]:
             at = self.prefixes.first_difference(v.ids[upto - 1], self.committed[upto - 1])
             who, when = self.commit_by[at - 1]
-            mine = self.prefixes.ancestor(v.ids[upto - 1], at)
+            mine = self.prefixes.entry(self.prefixes.ancestor(v.ids[upto - 1], at))
+            theirs = self.prefixes.entry(self.committed[at - 1])
             self._fail(STATE_MACHINE_SAFETY,
-                       f"{v.node} (term {v.term}) has committed {self.prefixes.entry(mine)} at "
-                       f"index {at}, but {who} committed {self.prefixes.entry(self.committed[at - 1])} "
-                       f"there at t={when:.3f}s. Once committed, an entry never changes.",
-                       (v.node, who))
+                       f"{v.node} (term {v.term}) has committed {mine} at index {at}, but {who} "
+                       f"committed {theirs} there at t={when:.3f}s. Once committed, an entry "
+                       f"never changes.", (v.node, who))
         if commit > known:
             pid = v.ids[commit - 1]
             holders = [u.node for u in self.views.values()

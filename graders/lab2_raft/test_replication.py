@@ -1,0 +1,302 @@
+"""Part 2: log replication and commitment (handout: "Part 2: Replication").
+
+The invariant checker runs after every event; these scenarios add what must happen: which
+commands commit, where, how fast, and which must never be applied.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+
+from labkit import PropertyViolation, node_names
+from labkit.strategies import fault_schedules, grading_settings, seeds
+
+from .harness import (ELECTION_DEADLINE, PHASES, Cluster, ShrinkBudget, run_generated,
+                      smoke_run)
+
+SEEDS = range(3)
+BACKUP_BUDGET = 40   # messages among the three while two logs 50 entries off are repaired
+
+
+@pytest.mark.points(7)
+def test_basic_agreement(lab):
+    """Basic agreement
+
+    Ten commands submitted to the leader one after another get indices 1..10 in the
+    leader's term, and every node applies all ten, in order, within 0.5 s of each submit. A
+    follower answers a submit with not_leader and the leader's id. Handout: Part 2."""
+    for seed in SEEDS:
+        c = Cluster(lab, seed=seed)
+        with c.scenario():
+            leader, term = c.wait_agreement(why="the first election")
+            c.sim.run_for(0.1)
+            follower = next(n for n in c.nodes if n != leader)
+            op = c.submit(follower, "to-a-follower")
+            c.sim.run_until_done(op)
+            if op.output != {"error": "not_leader", "leader": leader}:
+                raise AssertionError(
+                    f"follower {follower} answered a submit with {op.output or op.status}; "
+                    f"expected {{'error': 'not_leader', 'leader': {leader!r}}} (it has heard "
+                    f"{leader}'s heartbeats for term {term})")
+            for k in range(1, 11):
+                got_leader, index, got_term = c.submit_to_leader(f"cmd-{k}")
+                if (got_leader, index, got_term) != (leader, k, term):
+                    raise AssertionError(
+                        f"submit #{k} went to {got_leader} and got index {index}, term "
+                        f"{got_term}; expected index {k} in term {term} from {leader}")
+                c.wait_applied([f"cmd-{k}"])
+            c.never_applied(["to-a-follower"], "refused submits",
+                            "a follower refused it")
+
+
+@pytest.mark.points(6)
+def test_agreement_despite_failed_follower(lab):
+    """Agreement despite failed followers
+
+    With one follower crashed, then two, commands still commit on the nodes that are up
+    (three of five are enough). When both come back they catch up and apply every command.
+    Handout: Part 2."""
+    for seed in SEEDS:
+        c = Cluster(lab, seed=seed)
+        with c.scenario():
+            leader, _ = c.wait_leader(why="the first election")
+            followers = [n for n in c.nodes if n != leader]
+            c.sim.crash(followers[0])
+            c.submit_to_leader("a")
+            c.wait_applied(["a"], [n for n in c.nodes if n != followers[0]])
+            c.sim.crash(followers[1])
+            up = [n for n in c.nodes if n not in followers[:2]]
+            c.submit_to_leader("b", among=up)
+            c.wait_applied(["b"], up)
+            c.sim.restart(followers[0])
+            c.sim.restart(followers[1])
+            c.submit_to_leader("c")
+            c.wait_applied(["a", "b", "c"], within=1.0)
+
+
+@pytest.mark.points(7)
+def test_no_commit_without_majority(lab):
+    """No commit without a majority
+
+    Three followers crash, leaving the leader with one follower: the leader accepts three
+    commands (and answers with their index), but no node may commit or apply them. When the
+    three come back, the commands commit on all five. Handout: Part 2, "Commitment"."""
+    for seed in SEEDS:
+        c = Cluster(lab, seed=seed)
+        with c.scenario():
+            leader, _ = c.wait_leader(why="the first election")
+            c.submit_to_leader("before")
+            c.wait_applied(["before"])
+            followers = [n for n in c.nodes if n != leader]
+            for n in followers[1:]:
+                c.sim.crash(n)
+            pending = [f"pending-{k}" for k in range(3)]
+            for command in pending:
+                op = c.submit(leader, command)
+                c.sim.run_until_done(op)
+                if not op.ok:
+                    raise AssertionError(f"the leader {leader} refused {command!r} with "
+                                         f"{op.output or op.status}; it must accept it (it "
+                                         f"cannot know yet whether it will commit)")
+            c.sim.run_for(1.0)
+            c.never_applied(pending, "no commit without a majority",
+                            f"only {leader} and {followers[0]} (2 of 5) stored it")
+            top = max(c.state(n)["commit_index"] for n in (leader, followers[0]))
+            if top > 1:
+                raise PropertyViolation(
+                    "no commit without a majority", f"commit index {top} with only {leader} "
+                    f"and {followers[0]} up: entries 2..{top} are on 2 of 5 nodes",
+                    time=c.sim.now)
+            for n in followers[1:]:
+                c.sim.restart(n)
+            c.wait_applied(pending + ["before"], within=1.0,
+                           why="the three crashed followers restarted")
+
+
+@pytest.mark.points(5)
+def test_concurrent_submits(lab):
+    """Concurrent submits
+
+    Twenty commands reach the leader at the same instant from five clients: each gets its
+    own index (20 distinct consecutive indices), and every node applies all twenty in that
+    index order. Handout: Part 2."""
+    for seed in SEEDS:
+        c = Cluster(lab, seed=seed)
+        with c.scenario():
+            leader, term = c.wait_leader(why="the first election")
+            ops = [c.sim.request(leader, {"op": "submit", "command": f"c{k}"},
+                                 client=f"client{k % 5}") for k in range(20)]
+            c.sim.run_until_done(*ops)
+            indices = sorted(op.output.get("index") for op in ops if op.ok and op.output)
+            if indices != list(range(1, 21)):
+                raise AssertionError(f"20 concurrent submits to {leader} got indices "
+                                     f"{indices}; expected 1..20, one each")
+            c.wait_applied([f"c{k}" for k in range(20)], within=1.0)
+            order = {op.input["command"]: op.output["index"] for op in ops}
+            for n in c.nodes:
+                applied = c.checker.applied_by(n)
+                wrong = [(i + 1, cmd) for i, cmd in enumerate(applied) if order[cmd] != i + 1]
+                if wrong:
+                    index, cmd = wrong[0]
+                    raise AssertionError(f"{n} applied {cmd!r} at index {index}, but the leader "
+                                         f"gave it index {order[cmd]}")
+
+
+@pytest.mark.points(7)
+def test_old_leader_rejoins(lab):
+    """A partitioned old leader rejoins
+
+    The leader is cut off and accepts three commands it can never commit; the others elect
+    a new leader and commit a command; then the new leader is cut off and the old one comes
+    back. The old leader's three entries are discarded everywhere (never applied), and all
+    five nodes end with the same log. Handout: Part 2, "Conflicting entries"."""
+    for seed in SEEDS:
+        c = Cluster(lab, seed=seed)
+        with c.scenario():
+            old, _ = c.wait_leader(why="the first election")
+            c.submit_to_leader("a")
+            c.wait_applied(["a"])
+            c.sim.isolate(old)
+            doomed = ["b", "c", "d"]
+            for command in doomed:
+                c.submit(old, command)
+            rest = [n for n in c.nodes if n != old]
+            new, _, _ = c.submit_to_leader("e", among=rest)
+            c.wait_applied(["e"], rest)
+            c.sim.heal()
+            c.sim.isolate(new)
+            others = [n for n in c.nodes if n != new]
+            c.submit_to_leader("f", among=others, within=2 * ELECTION_DEADLINE)
+            c.wait_applied(["a", "e", "f"], others, within=1.0)
+            c.sim.heal()
+            c.submit_to_leader("g", within=2 * ELECTION_DEADLINE)
+            c.wait_applied(["a", "e", "f", "g"], within=1.0)
+            c.never_applied(doomed, "discarded entries",
+                            f"it was only ever stored by {old} while cut off")
+            logs = {n: [e["command"] for e in c.state(n)["log"]] for n in c.nodes}
+            if len({tuple(log) for log in logs.values()}) != 1:
+                raise AssertionError(f"after the heal the logs differ: {logs}")
+
+
+def traffic(c: Cluster, since: int, group: list[str]) -> int:
+    """Messages sent between members of ``group`` since trace record ``since``."""
+    return sum(1 for rec in c.sim.trace.records[since:]
+               if rec[1] == "send" and rec[2] in group and rec[3] in group)
+
+
+@pytest.mark.points(7)
+def test_backup_divergent_logs(lab):
+    """Backing up over long divergent logs
+
+    Two nodes hold 50 uncommitted entries that conflict with 50 entries the other three
+    committed. One of the three then forms a majority with the two: it is elected and must
+    bring both logs in line with its own, with at most 40 messages among the three (the
+    election included): a rejection tells the leader how far to back up (the conflicting term
+    and its first index), not one entry per round trip. After the heal everyone converges.
+    Handout: Part 2, "Fast backup"."""
+    for seed in SEEDS:
+        c = Cluster(lab, seed=seed)
+        with c.scenario():
+            leader1, _ = c.wait_leader(why="the first election")
+            c.submit_to_leader("start")
+            c.wait_applied(["start"])
+            f = [n for n in c.nodes if n != leader1]
+            # leader1 and f0 accept 50 commands that can never commit
+            c.sim.partition([leader1, f[0]], f[1:])
+            for k in range(50):
+                c.submit(leader1, f"lost-{k}")
+            # f1, f2, f3 elect a leader and commit 50 commands
+            leader2, _, _ = c.submit_to_leader("mid-0", among=f[1:])
+            for k in range(1, 50):
+                c.submit(leader2, f"mid-{k}")
+            c.wait_applied([f"mid-{k}" for k in range(50)], f[1:], within=1.0)
+            # one of the three joins leader1 and f0: it wins and must repair both logs
+            other = [n for n in f[1:] if n != leader2]
+            group = [leader1, f[0], other[1]]
+            c.sim.partition([leader2, other[0]], group)
+            before = len(c.sim.trace.records)
+            views = [c.checker.views[n] for n in group]
+            c.sim.run_while(lambda: not (views[0].ids == views[1].ids == views[2].ids), 2.0)
+            used = traffic(c, before, group)
+            if not views[0].ids == views[1].ids == views[2].ids:
+                raise PropertyViolation(
+                    "fast backup", f"2 s after {other[1]} joined {leader1} and {f[0]}, their "
+                    f"logs still differ. Nodes: {c.describe()}", time=c.sim.now)
+            if used > BACKUP_BUDGET:
+                raise PropertyViolation(
+                    "fast backup", f"bringing the logs of {leader1} and {f[0]} (50 conflicting "
+                    f"entries each) in line with {other[1]}'s took {used} messages among the "
+                    f"three (budget {BACKUP_BUDGET}); reply with conflict_term and "
+                    f"conflict_index so the leader skips a whole term per round trip",
+                    time=c.sim.now)
+            c.sim.heal()
+            c.submit_to_leader("final", within=2 * ELECTION_DEADLINE)
+            c.wait_applied(["start", "final"], within=1.0)
+            c.never_applied([f"lost-{k}" for k in range(50)], "discarded entries",
+                            f"only {leader1} and {f[0]} ever stored it")
+
+
+@pytest.mark.points(9)
+def test_figure8(lab):
+    """Figure 8: an old entry is not committed by counting replicas
+
+    The scenario of the Raft paper's Figure 8: a leader of a later term finishes replicating
+    an entry of an earlier term to a majority. It must not commit it (only entries of its own
+    term commit by counting), because a node holding a different entry of a later term can
+    still be elected and overwrite it. Handout: Part 2, "Commitment"."""
+    for seed in SEEDS:
+        c = Cluster(lab, seed=seed)
+        with c.scenario():
+            # (a) S1 leads and gets "x" onto S2 only.
+            s1, _ = c.wait_leader(why="the first election")
+            rest = [n for n in c.nodes if n != s1]
+            s2 = rest[0]
+            c.sim.partition([s1, s2], rest[1:])
+            c.submit(s1, "x")
+            # (b) S5 wins among S3, S4, S5, accepts "y" alone, and crashes.
+            s5, _ = c.wait_leader(among=rest[1:], why=f"{s1}, {s2} were split off")
+            s3, s4 = [n for n in rest[1:] if n != s5]
+            c.sim.partition([s1, s2], [s3, s4], [s5])
+            c.submit(s5, "y")
+            c.sim.run_for(0.05)
+            c.sim.crash(s5)
+            # (c) S1 or S2 wins a later term with S3's vote, copies "x" to S3: a majority.
+            c.sim.partition([s1, s2, s3], [s4])
+            c.wait_leader(among=[s1, s2, s3], within=2 * ELECTION_DEADLINE,
+                          why=f"{s5} crashed; {s3} joined {s1}, {s2}")
+            c.sim.run_while(lambda: len(c.state(s3)["log"]) < 1, 0.5)
+            c.sim.run_for(0.2)
+            c.never_applied(["x"], "Figure 8: count replicas only for current-term entries",
+                            "it is an entry of an earlier term, and no entry of the leader's "
+                            "own term follows it yet")
+            # (d) S5 comes back with S3, S4: it may win and overwrite "x".
+            c.sim.crash(s1)
+            c.sim.crash(s2)
+            c.sim.restart(s5)
+            c.sim.heal()
+            c.submit_to_leader("z", among=[s3, s4, s5], within=3 * ELECTION_DEADLINE)
+            c.wait_applied(["z"], [s3, s4, s5], within=1.0)
+            c.sim.restart(s1)
+            c.sim.restart(s2)
+            c.wait_applied(["z"], within=1.0)
+
+
+@pytest.mark.points(12)
+def test_replication_generated(lab):
+    """Replication under generated faults
+
+    150 generated schedules over 3 s mixing partitions, one-way cuts, crashes, restarts,
+    pauses and a lossy, duplicating, reordering network, while a client submits a command
+    every 100 ms: every invariant holds after every event, and within 2 s of everything
+    being repaired a new command commits on all five nodes. Handout: Part 2, "Generated
+    schedules"."""
+    smoke_run(lab, fault_end=3.0)
+    budget = ShrinkBudget()
+
+    @grading_settings(max_examples=150, phases=PHASES)
+    @given(schedule=fault_schedules(node_names(5), end=3.0), seed=seeds())
+    def schedules(schedule, seed):
+        run_generated(lab, schedule, seed, fault_end=3.0, budget=budget)
+
+    schedules()

@@ -1,0 +1,312 @@
+"""Lab 2 (Raft): the graders against the reference (full marks), the starter (0, "not
+implemented yet") and the known-bug variants under tests/buggy/lab2_raft (each caught by a
+named test); unit tests of labkit.raft_checks on scripted nodes; determinism of the runs.
+
+The live tests in graders/lab2_raft/test_live.py are exercised by tests/test_live.py; the
+runs here deselect them (``-m "not live"``)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from graderun import grade, variants
+from labkit import Node, PropertyViolation, Simulation
+from labkit.raft_checks import (ACCESSOR, COMMIT_NEEDS_MAJORITY, ELECTION_SAFETY, IN_ORDER_APPLY,
+                                LEADER_COMPLETENESS, LOG_MATCHING, ONE_VOTE_PER_TERM,
+                                STATE_MACHINE_SAFETY, TERMS_NEVER_DECREASE, RaftChecker)
+from labkit.testing import reference_lab
+
+PACKAGE = "lab2_raft"
+NOT_LIVE = ("-m", "not live")
+MIN_SCHEDULES = 500
+
+# variant -> (the grader test that must catch it, what its output must name)
+CAUGHT = {
+    "votes_twice": ("test_one_vote_per_term", ONE_VOTE_PER_TERM),
+    "forgets_vote": ("test_vote_survives_restart", ONE_VOTE_PER_TERM),
+    "no_up_to_date_check": ("test_stale_log_cannot_win", LEADER_COMPLETENESS),
+    "figure8_commit": ("test_figure8", "Figure 8"),
+    "applies_before_commit": ("test_no_commit_without_majority", IN_ORDER_APPLY),
+    "commit_without_majority": ("test_no_commit_without_majority", COMMIT_NEEDS_MAJORITY),
+    "no_truncate": ("test_old_leader_rejoins", LOG_MATCHING),
+    "timer_reset_every_message": ("test_deposed_leader_does_not_block_election", "liveness"),
+    "late_step_down": ("test_old_leader_rejoins", ELECTION_SAFETY),
+    "forgets_term": ("test_restart_all", TERMS_NEVER_DECREASE),
+    "forgets_log": ("test_restart_all", LEADER_COMPLETENESS),
+    "fixed_election_timeout": ("test_initial_election", "liveness"),
+    "slow_backup": ("test_backup_divergent_logs", "fast backup"),
+    "chatty_heartbeat": ("test_idle_messages", "message budget"),
+    "vote_retry_storm": ("test_first_election_messages", "message budget"),
+    "broadcast_on_commit": ("test_messages_per_entry", "message budget"),
+}
+
+
+# ----- the graders on the reference, the starter and the buggy variants ---------------------------
+
+
+def test_reference_scores_full_marks(tmp_path):
+    run = grade(PACKAGE, "reference", tmp_path, *NOT_LIVE)
+    failed = [(t["name"], t["output"][:800]) for t in run.failed()]
+    assert not failed, f"the reference lost points: {failed}"
+    assert run.score == run.max_score == 200, (run.score, run.max_score)
+    assert len(run.report["tests"]) == 27
+    found = re.search(r"lab2_raft: (\d+) generated fault schedules run", run.stdout)
+    assert found and int(found.group(1)) >= MIN_SCHEDULES, run.stdout[-2000:]
+
+
+def test_starter_scores_zero_with_not_implemented_notes(tmp_path):
+    run = grade(PACKAGE, "starter", tmp_path, *NOT_LIVE)
+    assert run.score == 0, f"the starter scored {run.score}"
+    assert len(run.report["tests"]) == 27
+    for test in run.report["tests"]:
+        assert test["status"] == "failed", test["name"]
+        assert test["output"].startswith("not implemented yet: RaftNode."), \
+            (test["name"], test["output"])
+        assert "Traceback" not in test["output"], (test["name"], test["output"])
+
+
+def test_every_variant_is_in_the_table():
+    names = {path.name for path in variants(PACKAGE)}
+    assert names == set(CAUGHT), (f"not in CAUGHT: {sorted(names - set(CAUGHT))}; "
+                                  f"no such folder: {sorted(set(CAUGHT) - names)}")
+    assert len(names) >= 8
+    for path in variants(PACKAGE):
+        doc = (path / PACKAGE / "__init__.py").read_text()
+        assert f"Caught by: {CAUGHT[path.name][0]}" in doc, path.name
+
+
+@pytest.mark.parametrize("variant", sorted(CAUGHT))
+def test_variant_is_caught(variant, tmp_path):
+    test_name, names = CAUGHT[variant]
+    run = grade(PACKAGE, f"tests/buggy/{PACKAGE}/{variant}", tmp_path, "-k", test_name)
+    result = run.test(test_name)
+    assert result["status"] == "failed", f"{variant} passed {test_name}"
+    assert "internal error" not in result["output"], result["output"]
+    assert names in result["output"], f"{test_name} did not name {names!r}:\n{result['output']}"
+    assert "seed:" in result["output"], result["output"]
+
+
+# ----- labkit.raft_checks on scripted nodes -------------------------------------------------------
+
+
+class Scripted(Node):
+    """A node whose Raft state is whatever the test sends it: a request ``{"state": {...}}``
+    replaces fields of its state, ``{"apply": [index, command]}`` applies."""
+
+    def on_start(self) -> None:
+        self.state = {"role": "follower", "term": self.storage.get("term", 0), "voted_for": None,
+                      "commit_index": 0, "log": []}
+
+    def raft_state(self) -> dict:
+        return self.state
+
+    def on_request(self, request) -> None:
+        body = request.body
+        if "state" in body:
+            self.state = {**self.state, **body["state"]}
+            self.storage.put("term", self.state["term"])
+        if "apply" in body:
+            self.apply(*body["apply"])
+        self.reply(request, {})
+
+
+def scripted(n: int = 5) -> tuple[Simulation, RaftChecker]:
+    sim = Simulation(Scripted, n, seed=0)
+    checker = RaftChecker(sim)
+    sim.run_until(0.0)
+    return sim, checker
+
+
+def say(sim: Simulation, node: str, **state) -> None:
+    sim.call(node, {"state": state})
+
+
+def log(*pairs) -> list[dict]:
+    return [{"term": t, "command": c} for t, c in pairs]
+
+
+def violation(prop: str):
+    return pytest.raises(PropertyViolation, match=re.escape(prop))
+
+
+def test_checker_election_safety():
+    sim, _ = scripted()
+    say(sim, "n1", role="leader", term=1)
+    say(sim, "n2", term=1)
+    with violation(ELECTION_SAFETY) as info:
+        say(sim, "n3", role="leader", term=1)
+    assert "term 1 has two leaders: n1" in str(info.value) and "n3" in str(info.value)
+
+
+def test_checker_one_vote_per_term_across_restarts():
+    sim, _ = scripted()
+    say(sim, "n1", term=2, voted_for="n2")
+    say(sim, "n1", term=2, voted_for="n2")        # the same vote again is fine
+    sim.restart("n1")
+    say(sim, "n1", term=2, voted_for=None)        # forgetting is not yet a second vote...
+    with violation(ONE_VOTE_PER_TERM) as info:
+        say(sim, "n1", term=2, voted_for="n3")    # ...voting again is
+    assert "n1 voted for n2 in term 2" in str(info.value)
+
+
+def test_checker_terms_never_decrease():
+    sim, checker = scripted()
+    say(sim, "n1", term=3)
+    sim.storage["n1"].put("term", 0)              # a node that lost its term
+    sim.restart("n1")
+    with violation(TERMS_NEVER_DECREASE) as info:
+        checker.sync()
+    assert "from 3" in str(info.value) and "to 0" in str(info.value)
+
+
+def test_checker_log_matching():
+    sim, _ = scripted()
+    say(sim, "n1", term=1, log=log((1, "a"), (1, "b")))
+    say(sim, "n2", term=1, log=log((1, "a")))
+    with violation(LOG_MATCHING) as info:
+        say(sim, "n3", term=1, log=log((1, "x"), (1, "b")))
+    assert "index 1 with term 1" in str(info.value) and "differ at index 1" in str(info.value)
+
+
+def test_checker_log_matching_catches_a_kept_stale_suffix():
+    sim, _ = scripted()
+    say(sim, "n1", term=1, log=log((1, "a"), (1, "b"), (1, "c")))
+    with violation(LOG_MATCHING):
+        say(sim, "n1", term=2, log=log((1, "a"), (2, "x"), (1, "c")))
+
+
+def test_checker_commit_needs_a_majority():
+    sim, _ = scripted()
+    for node in ("n1", "n2"):
+        say(sim, node, term=1, log=log((1, "a")))
+    with violation(COMMIT_NEEDS_MAJORITY) as info:
+        say(sim, "n1", role="leader", term=1, commit_index=1)
+    assert "only 2 of 5 nodes (n1, n2)" in str(info.value)
+
+
+def test_checker_commit_with_a_majority_and_leader_completeness():
+    sim, checker = scripted()
+    for node in ("n1", "n2", "n3"):
+        say(sim, node, term=1, log=log((1, "a")))
+    say(sim, "n1", role="leader", term=1, commit_index=1)
+    assert checker.commit_index() == 1 and checker.committed_command(1) == "a"
+    with violation(LEADER_COMPLETENESS) as info:
+        say(sim, "n4", role="leader", term=2)
+    assert "n4 is leader of term 2 but lacks the entry committed at index 1" in str(info.value)
+
+
+def test_checker_leader_of_the_commit_term_may_lack_it():
+    """An entry committed in term 3 need not be in the log of a (stale) leader of term 2."""
+    sim, _ = scripted()
+    for node in ("n1", "n2", "n3"):
+        say(sim, node, term=3, log=log((3, "a")))
+    say(sim, "n1", role="leader", term=3, commit_index=1)
+    say(sim, "n5", role="leader", term=2)
+
+
+def test_checker_state_machine_safety_on_commit():
+    sim, _ = scripted()
+    for node in ("n1", "n2", "n3"):
+        say(sim, node, term=1, log=log((1, "a")))
+    say(sim, "n1", term=1, commit_index=1)
+    say(sim, "n4", term=2, log=log((2, "b")))
+    say(sim, "n5", term=2, log=log((2, "b")))
+    say(sim, "n2", term=2, log=log((2, "b")))
+    with violation(STATE_MACHINE_SAFETY) as info:
+        say(sim, "n4", term=2, commit_index=1)
+    assert "'b' (term 2) at index 1" in str(info.value) and "'a' (term 1)" in str(info.value)
+
+
+def test_checker_in_order_apply_per_run():
+    sim, checker = scripted()
+    for node in ("n1", "n2", "n3"):
+        say(sim, node, term=1, log=log((1, "a"), (1, "b")), commit_index=0)
+    say(sim, "n1", commit_index=2)
+    sim.call("n1", {"apply": [1, "a"]})
+    sim.call("n1", {"apply": [2, "b"]})
+    assert checker.applied_by("n1") == ["a", "b"]
+    sim.restart("n1")                              # a new run applies from index 1 again
+    say(sim, "n1", term=1, log=log((1, "a"), (1, "b")), commit_index=1)
+    sim.call("n1", {"apply": [1, "a"]})
+    with violation(IN_ORDER_APPLY) as info:
+        sim.call("n1", {"apply": [2, "b"]})        # commit index is 1
+    assert "while its commit index was 1" in str(info.value)
+    with violation(IN_ORDER_APPLY):
+        sim.call("n2", {"apply": [2, "b"]})        # skips index 1
+
+
+def test_checker_applied_command_must_be_the_logged_one():
+    sim, _ = scripted()
+    for node in ("n1", "n2", "n3"):
+        say(sim, node, term=1, log=log((1, "a")))
+    say(sim, "n2", commit_index=1)
+    with violation(IN_ORDER_APPLY) as info:
+        sim.call("n2", {"apply": [1, "z"]})
+    assert "its log holds 'a' there" in str(info.value)
+
+
+def test_checker_state_machine_safety_on_apply():
+    """Two nodes applying different commands at one index is a state-machine safety
+    violation, caught when the second one applies."""
+    sim, _ = scripted()
+    for node in ("n1", "n3", "n4"):
+        say(sim, node, term=1, log=log((1, "a")))
+    say(sim, "n1", commit_index=1)
+    sim.call("n1", {"apply": [1, "a"]})
+    say(sim, "n2", term=2, log=log((2, "b")))
+    sim.node("n2").state["commit_index"] = 1      # not seen by the checker before the apply
+    with violation(STATE_MACHINE_SAFETY) as info:
+        sim.call("n2", {"apply": [1, "b"]})
+    assert "n1 applied 'a' at index 1" in str(info.value)
+
+
+def test_checker_accessor_contract():
+    sim, _ = scripted()
+    with violation(ACCESSOR):
+        say(sim, "n1", role="boss")
+    sim, _ = scripted()
+    with violation(ACCESSOR):
+        say(sim, "n1", log=[["not", "a", "dict"]])
+
+
+def test_checker_ignores_nodes_that_did_nothing():
+    """Only nodes that handled an event are read: a crashed node's last state stays."""
+    sim, checker = scripted()
+    say(sim, "n1", role="leader", term=4)
+    assert checker.leader() == ("n1", 4)
+    sim.crash("n1")
+    assert checker.leader() is None
+    assert checker.views["n1"].term == 4
+
+
+# ----- determinism ---------------------------------------------------------------------------------
+
+
+def test_same_seed_same_trace():
+    from graders.lab2_raft.harness import Cluster  # noqa: PLC0415  (a grader helper)
+    from labkit.faults import Crash, Partition, RecoverAll  # noqa: PLC0415
+
+    lab = reference_lab(PACKAGE)
+    digests = []
+    for _ in range(2):
+        c = Cluster(lab, seed=11)
+        c.sim.apply_schedule([Partition(0.5, (("n1", "n2"), ("n3", "n4", "n5"))),
+                              Crash(0.9, "n3"), RecoverAll(1.5)])
+        c.workload(0.3, 1.5)
+        c.sim.run_until(1.5)
+        c.await_recovery()
+        digests.append(c.sim.trace.digest())
+    assert digests[0] == digests[1]
+    other = Cluster(lab, seed=12)
+    other.sim.run_until(1.0)
+    assert other.sim.trace.digest() != digests[0]
+
+
+def test_bench_reports_its_figures():
+    from graders.lab2_raft.bench import bench  # noqa: PLC0415
+
+    figures = bench(schedules=5)
+    assert figures["lab2_schedules_per_second"] > 0
+    assert figures["lab2_sim_seconds_per_wall_second"] > 1
