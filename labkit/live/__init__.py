@@ -7,6 +7,8 @@
 * ``cluster.py``: start, kill, restart, pause and resume processes, drive the router, and
   clean everything up (what graders and the demo use);
 * ``labs.py``: per-lab specs: the node class and the HTTP routes clients call;
+* ``grading.py``: the ``cluster`` fixture and failure context of the live grader tests;
+* ``toy.py``: a tiny node that labkit's own tests run live;
 * ``control.py`` and ``status.html``: the demo's control API and its status page;
 * ``__main__.py``: ``python -m labkit.live lab1`` (what ``nox -s demo -- lab1`` runs).
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -27,14 +26,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("lab", help="lab1, lab2, ... (or the package name, lab1_cap)")
     parser.add_argument("--impl", default="starter",
                         help="starter (default), reference, or a folder laid out like starter/")
-    parser.add_argument("--nodes", type=int, default=None, help="how many nodes (default 3)")
+    parser.add_argument("--nodes", type=int, default=None,
+                        help="how many nodes (default 3; lab4: cache nodes, default 6, plus "
+                             "the balancer lb)")
     parser.add_argument("--port-base", type=int, default=5001,
                         help="node i listens on PORT_BASE + i - 1 (default 5001)")
     parser.add_argument("--control-port", type=int, default=None,
                         help="status page and fault control (default PORT_BASE - 1, i.e. 5000)")
     parser.add_argument("--data-dir", default=None,
-                        help="storage files and logs (default reports/live/<lab>/, emptied at "
-                             "start unless --keep-data)")
+                        help="storage files and logs (default reports/live/<lab>/; the "
+                             "previous ones are removed at start unless --keep-data)")
     parser.add_argument("--keep-data", action="store_true",
                         help="start from the storage files a previous demo left")
     parser.add_argument("--seed", type=int, default=0, help="seeds every node's self.rng")
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print("demo: --nodes must be between 1 and 9", file=sys.stderr)
         return 2
     control_port = args.control_port if args.control_port is not None else args.port_base - 1
-    if control_port in range(args.port_base, args.port_base + nodes):
+    if control_port in range(args.port_base, args.port_base + len(spec.names(nodes))):
         print(f"demo: --control-port {control_port} collides with the nodes' ports",
               file=sys.stderr)
         return 2
@@ -68,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
               f"Receiver takes 5000: try --control-port 5100)", file=sys.stderr)
         return 2
     data_dir = Path(args.data_dir) if args.data_dir else REPO / "reports" / "live" / lab.package
-    if data_dir.exists() and not args.keep_data:
-        shutil.rmtree(data_dir)
+    if not args.keep_data:  # only the files a cluster writes, never anything else in the folder
+        for name in [*spec.names(nodes), "router"]:
+            for suffix in (".json", ".json.tmp", ".log", ".ready", ".ready.tmp"):
+                (data_dir / f"{name}{suffix}").unlink(missing_ok=True)
     cluster = Cluster(lab.package, impl, nodes=nodes, port_base=args.port_base,
                       data_dir=data_dir, seed=args.seed)
     print(f"Starting {lab.short} ({lab.package} from {display_path(str(impl))}/): "

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import LabkitError, StudentCodeError, SubmissionError
-from ..simulator import display_path, node_names
+from ..simulator import display_path
 from .labs import LiveLab, load_spec
 
 REPO = Path(__file__).resolve().parents[2]  # the nodes run from here, with labkit importable
@@ -114,7 +114,7 @@ class Cluster:
         self.spec_ref = spec
         self.spec: LiveLab = load_spec(spec)
         self.impl = Path(impl).resolve() if impl else None
-        self.node_ids = node_names(nodes or self.spec.nodes)
+        self.node_ids = self.spec.names(nodes or self.spec.nodes)
         self.port_base = port_base
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="labkit-live-")).resolve()
@@ -133,7 +133,7 @@ class Cluster:
         self._last_status: dict[str, dict] = {}
         _clusters.add(self)
 
-    # ----- lifecycle -------------------------------------------------------------------------------
+    # ----- lifecycle ------------------------------------------------------------------------------
 
     def __enter__(self) -> "Cluster":
         return self.start()
@@ -145,7 +145,7 @@ class Cluster:
         return f"http://localhost:{self.ports[node]}{path}"
 
     def start(self) -> "Cluster":
-        """Start the router, then every node; return once all answer (or raise and clean up)."""
+        """Start the router and every node; return once all are up (or raise and clean up)."""
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             if self.port_base is not None:
@@ -189,7 +189,7 @@ class Cluster:
     def closed(self) -> bool:
         return self._closed
 
-    # ----- process faults --------------------------------------------------------------------------
+    # ----- process faults -------------------------------------------------------------------------
 
     def kill(self, node: str) -> None:
         """SIGKILL the node's process: its memory and timers are gone, its storage file stays."""
@@ -228,39 +228,40 @@ class Cluster:
             self.state[node] = UP
             self._event(f"resume {node}")
 
-    # ----- network faults (through the router) -----------------------------------------------------
+    # ----- network faults (through the router) ----------------------------------------------------
 
     def partition(self, *groups: Iterable[str]) -> dict:
         """Split the network into ``groups`` (nodes not named form one more group)."""
         groups_ = [list(g) for g in groups]
-        self._event("partition " + " | ".join(",".join(g) for g in groups_))
-        return self._control("partition", {"groups": groups_})
+        return self._control("partition", {"groups": groups_},
+                             "partition " + " | ".join(",".join(g) for g in groups_))
 
     def isolate(self, node: str) -> dict:
-        self._event(f"isolate {node}")
-        return self._control("isolate", {"node": node})
+        """Cut every link to and from ``node``."""
+        return self._control("isolate", {"node": node}, f"isolate {node}")
 
     def cut(self, src: str, dst: str, *, both_ways: bool = False) -> dict:
-        self._event(f"cut {src}{'<' if both_ways else ''}->{dst}")
-        return self._control("cut", {"src": src, "dst": dst, "both_ways": both_ways})
+        """Cut the link ``src -> dst`` (and back if ``both_ways``)."""
+        return self._control("cut", {"src": src, "dst": dst, "both_ways": both_ways},
+                             f"cut {src}{'<' if both_ways else ''}->{dst}")
 
     def connect(self, a: str, b: str) -> dict:
-        self._event(f"connect {a}<->{b}")
-        return self._control("connect", {"a": a, "b": b})
+        """Restore the links between ``a`` and ``b``, both ways."""
+        return self._control("connect", {"a": a, "b": b}, f"connect {a}<->{b}")
 
     def heal(self) -> dict:
-        self._event("heal")
-        return self._control("heal", {})
+        """Restore every link."""
+        return self._control("heal", {}, "heal")
 
     def set_network(self, **settings: float) -> dict:
         """``loss``, ``duplicate`` (probabilities), ``min_delay``, ``max_delay`` (seconds)."""
-        self._event("network " + " ".join(f"{k}={v}" for k, v in sorted(settings.items())))
-        return self._control("network", settings)
+        return self._control("network", settings, "network " + " ".join(
+            f"{k}={v}" for k, v in sorted(settings.items())))
 
     def router_state(self) -> dict:
         return self._http("GET", self.router_port, "/control/state", None, STATUS_TIMEOUT)[1]
 
-    # ----- clients ---------------------------------------------------------------------------------
+    # ----- clients --------------------------------------------------------------------------------
 
     def get(self, node: str, path: str, *, timeout: float | None = None) -> Reply:
         """Send a client request (``path`` like ``/get/k``) to ``node`` and return its reply.
@@ -284,6 +285,10 @@ class Cluster:
         """The node's ``/_live/status`` (role, term, counters, errors), or ``{"state": "down"}``."""
         self._check(node)
         state = self.state[node]
+        proc = self._procs.get(node)
+        if state != DOWN and proc is not None and proc.poll() is not None:
+            state = self.state[node] = DOWN  # it ended by itself (see its log)
+            self._event(f"{node} exited with code {proc.returncode}")
         if state == DOWN:
             return {"node": node, "state": DOWN}
         if state == PAUSED:
@@ -351,7 +356,7 @@ class Cluster:
                 "router": router,
                 "events": [{"time": round(t, 3), "text": e} for t, e in self.events[-30:]]}
 
-    # ----- internals -------------------------------------------------------------------------------
+    # ----- internals ------------------------------------------------------------------------------
 
     def _check(self, node: str) -> None:
         if node not in self.node_ids:
@@ -433,11 +438,12 @@ class Cluster:
             return SubmissionError(f"{name}: {text}")
         return LiveError(f"{name}: {text}")
 
-    def _control(self, action: str, body: dict) -> dict:
+    def _control(self, action: str, body: dict, event: str) -> dict:
         status, reply = self._http("POST", self.router_port, f"/control/{action}", body,
                                    STATUS_TIMEOUT)
         if status != 200:
             raise ValueError(f"{action}: {reply.get('error', reply)}")
+        self._event(event)
         return reply
 
     def _http(self, method: str, port: int, path: str, body: dict | None,

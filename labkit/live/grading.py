@@ -31,7 +31,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from ..errors import PropertyViolation
+from ..errors import GraderBug, PropertyViolation
+from ..grading import loader
 from ..grading.loader import impl_dir, require
 from ..grading.scenario import current_test
 from .cluster import Cluster, LiveError, NodeError, Reply
@@ -49,6 +50,10 @@ def live_cluster_fixture(package: str, nodes: int | None = None):
 
     @pytest.fixture(name="cluster")
     def cluster(lab: Any, tmp_path: Any) -> Iterator[Cluster]:
+        if getattr(loader, "_sandboxed", False):  # fail closed: see the message
+            raise GraderBug("live tests run the submission in ordinary, unconfined processes, "
+                            "so they are not run with --sandbox: grade with -m 'not live' "
+                            "(grade_class does so unless given --live)")
         require(lab, live_lab(package).node_class)
         with Cluster(package, impl_dir(), nodes=nodes, data_dir=tmp_path / "live") as c:
             c.check_errors()

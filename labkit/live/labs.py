@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..node import Node
+from ..simulator import node_names
 
 Params = Mapping[str, str]
 
@@ -39,10 +40,11 @@ class Route:
 class LiveLab:
     """What the live runtime needs to know about a lab.
 
-    ``node_class`` names the class in ``package`` every node runs; ``describe(node)`` returns
-    the few fields the status page shows (role, term, ...), read from the node object.
-    ``client_timeout`` is how long an HTTP request waits for the node's reply before the client
-    gets ``504`` (outcome unknown)."""
+    ``node_class`` names the class in ``package`` the nodes run (``classes`` overrides it per
+    node id, e.g. a load balancer in front of cache nodes); ``names(n)`` gives the node ids for
+    ``--nodes n``; ``describe(node)`` returns the few fields the status page shows (role,
+    term, ...), read from the node object. ``client_timeout`` is how long an HTTP request
+    waits for the node's reply before the client gets ``504`` (outcome unknown)."""
 
     package: str
     node_class: str
@@ -51,6 +53,11 @@ class LiveLab:
     client_timeout: float = 5.0
     nodes: int = 3
     examples: tuple[tuple[int, str], ...] = ()   # (node index, path): what the demo suggests
+    names: Callable[[int], tuple[str, ...]] = node_names
+    classes: Mapping[str, str] = field(default_factory=dict)
+
+    def class_for(self, node: str) -> str:
+        return self.classes.get(node, self.node_class)
 
     def try_it(self) -> tuple[tuple[int, str], ...]:
         return self.examples or tuple((0, r.example) for r in self.routes)
@@ -61,6 +68,23 @@ def choice(query: Params, name: str, allowed: tuple[str, ...], default: str) -> 
     if value not in allowed:
         raise BadRequest(f"{name}={value!r} is not one of: {', '.join(allowed)}")
     return value
+
+
+def consistency(query: Params) -> str:
+    return choice(query, "consistency", ("eventual", "strong"), "eventual")
+
+
+def seconds(query: Params, name: str) -> dict:
+    """``{name: float}`` if the query has a positive number there, ``{}`` if it has none."""
+    if name not in query:
+        return {}
+    try:
+        value = float(query[name])
+    except ValueError:
+        raise BadRequest(f"{name}={query[name]!r} is not a number of seconds") from None
+    if not value > 0:
+        raise BadRequest(f"{name} must be > 0 seconds, got {value:g}")
+    return {name: value}
 
 
 # ----- reading role and term off a node object (for the status page) ----------------------------
@@ -102,15 +126,12 @@ LAB1 = LiveLab(
     node_class="KVNode",
     routes=(
         Route("/get/{key}",
-              lambda p, q: {"op": "get", "key": p["key"],
-                            "consistency": choice(q, "consistency", ("eventual", "strong"),
-                                                  "eventual")},
+              lambda p, q: {"op": "get", "key": p["key"], "consistency": consistency(q)},
               "read the key: this node's copy, or ?consistency=strong for a majority read",
               "/get/k"),
         Route("/set/{key}/{value}",
               lambda p, q: {"op": "set", "key": p["key"], "value": p["value"],
-                            "consistency": choice(q, "consistency", ("eventual", "strong"),
-                                                  "eventual")},
+                            "consistency": consistency(q)},
               "write the key; ?consistency=strong waits for a majority (default eventual)",
               "/set/k/v?consistency=strong"),
     ),
@@ -151,7 +172,59 @@ LAB2 = LiveLab(
     describe=describe_raft,
 )
 
-LIVE_LABS: dict[str, LiveLab] = {spec.package: spec for spec in (LAB1, LAB2)}
+# ----- lab 3: partitions and quorum writes (the course text's A, B, C) --------------------------
+
+LAB3 = LiveLab(
+    package="lab3_partitions",
+    node_class="QuorumNode",
+    routes=(
+        Route("/write/{key}/{value}",
+              lambda p, q: {"op": "write", "key": p["key"], "value": p["value"]},
+              "write the key through a majority quorum (no_quorum when a majority is "
+              "unreachable)", "/write/k/v"),
+        Route("/read/{key}",
+              lambda p, q: {"op": "read", "key": p["key"],
+                            "mode": choice(q, "mode", ("quorum", "local"), "quorum")},
+              "read the key from a majority quorum; ?mode=local reads this node's replica",
+              "/read/k?mode=quorum"),
+    ),
+    describe=lambda node: describe_node(node, ("replicas",)),
+    examples=((0, "/write/k/v"), (1, "/read/k?mode=quorum"), (2, "/read/k?mode=local")),
+)
+
+# ----- lab 4: distributed cache (a load balancer "lb" in front of cache nodes c1..c6) -------------
+
+
+def _cache_names(n: int) -> tuple[str, ...]:
+    return ("lb",) + tuple(f"c{i}" for i in range(1, n + 1))
+
+
+LAB4 = LiveLab(
+    package="lab4_cache",
+    node_class="CacheNode",
+    classes={"lb": "LoadBalancer"},
+    names=_cache_names,
+    nodes=6,
+    routes=(
+        Route("/put/{key}/{value}",
+              lambda p, q: {"op": "put", "key": p["key"], "value": p["value"],
+                            "consistency": consistency(q), **seconds(q, "ttl")},
+              "store the key; ?consistency=strong waits for W replicas, ?ttl=SECONDS expires it",
+              "/put/k/v?consistency=strong"),
+        Route("/get/{key}", lambda p, q: {"op": "get", "key": p["key"],
+                                          "consistency": consistency(q)},
+              "read the key; ?consistency=strong reads R replicas", "/get/k?consistency=strong"),
+        Route("/delete/{key}", lambda p, q: {"op": "delete", "key": p["key"],
+                                             "consistency": consistency(q)},
+              "delete the key (?consistency=strong as for put)", "/delete/k"),
+        Route("/stats", lambda p, q: {"op": "stats"},
+              "this cache node's keys, hits, misses, evictions and hints", "/stats"),
+    ),
+    examples=((0, "/put/k/v?consistency=strong"), (0, "/get/k?consistency=strong"),
+              (1, "/stats")),
+)
+
+LIVE_LABS: dict[str, LiveLab] = {spec.package: spec for spec in (LAB1, LAB2, LAB3, LAB4)}
 
 
 def live_lab(package: str) -> LiveLab:

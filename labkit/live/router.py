@@ -62,7 +62,7 @@ class Router:
         self._buckets: collections.deque[list] = collections.deque()  # [second, delivered]
         self.started = time.monotonic()
 
-    # ----- faults ----------------------------------------------------------------------------------
+    # ----- faults ---------------------------------------------------------------------------------
 
     def partition(self, groups: list[list[str]]) -> None:
         named = [n for g in groups for n in g]
@@ -121,7 +121,7 @@ class Router:
             if n not in self.nodes:
                 raise ValueError(f"no node {n!r}; nodes are {', '.join(self.nodes)}")
 
-    # ----- forwarding ------------------------------------------------------------------------------
+    # ----- forwarding -----------------------------------------------------------------------------
 
     def route(self, src: str, text: str) -> None:
         """A node sent ``{"dst", "msg"}``: drop, delay or forward it."""
@@ -199,7 +199,7 @@ class Router:
         expected = {(a, b) for a in self.nodes for b in self.nodes if side[a] != side[b]}
         return groups if expected == self.blocked else None
 
-    # ----- HTTP ------------------------------------------------------------------------------------
+    # ----- HTTP -----------------------------------------------------------------------------------
 
     async def node_socket(self, http: web.Request) -> web.WebSocketResponse:
         node = http.match_info["node"]
@@ -232,15 +232,18 @@ class Router:
             except (ConnectionError, RuntimeError):
                 return
 
+    async def _state(self, http: web.Request) -> web.Response:
+        return web.json_response(self.state())
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/node/{node}", self.node_socket)
-        app.router.add_get("/control/state", lambda r: _json(self.state()))
+        app.router.add_get("/control/state", self._state)
 
         def control(fn: Any) -> Any:
             async def handler(http: web.Request) -> web.Response:
-                body = await http.json() if http.can_read_body else {}
                 try:
+                    body = await http.json() if http.can_read_body else {}
                     fn(body)
                 except (ValueError, KeyError, TypeError) as exc:
                     return web.json_response({"error": str(exc)}, status=400)
@@ -255,10 +258,6 @@ class Router:
         app.router.add_post("/control/heal", control(lambda b: self.heal()))
         app.router.add_post("/control/network", control(lambda b: self.set_network(**b)))
         return app
-
-
-async def _json(body: dict) -> web.Response:
-    return web.json_response(body)
 
 
 async def serve(args: argparse.Namespace) -> int:

@@ -104,9 +104,9 @@ class NodeProcess:
     # ----- actions the node asks for --------------------------------------------------------------
 
     def send(self, src: str, dst: str, msg: dict) -> None:
-        if dst not in self.peers:
-            raise ContractError(f"{src} sent to {dst!r}, which is not a peer; peers are "
-                                f"{', '.join(self.peers)}")
+        if dst not in self.nodes:  # itself included, as in the simulator
+            raise ContractError(f"{src} sent to {dst!r}, which is not a node; nodes are "
+                                f"{', '.join(self.nodes)}")
         if type(msg) is not dict:
             raise ContractError(f"{src} sent {msg!r} to {dst}: a message must be a dict")
         data = to_json(msg, f"the message {src} sent to {dst}")
@@ -159,7 +159,7 @@ class NodeProcess:
         self.logs.append(line)
         print(line, flush=True)
 
-    # ----- events in -------------------------------------------------------------------------------
+    # ----- events in ------------------------------------------------------------------------------
 
     def invoke(self, what: Any, fn: Any, *args: Any) -> dict | None:
         """Run one handler; sync storage; on an exception keep it and return its record."""
@@ -209,9 +209,9 @@ class NodeProcess:
             body = route.build(http.match_info, http.query)
         except BadRequest as exc:
             return self._json({"error": "bad_request", "detail": str(exc)}, 400)
-        if self.node is None:
-            detail = self.errors[0]["text"] if self.errors else "the node is not running"
-            return self._json({"error": "node_error", "detail": detail}, 500)
+        if self.node is None:  # its construction raised: answer with that error
+            return self._failure(self.errors[0] if self.errors else {
+                "text": "the node is not running", "not_implemented": False, "message": ""})
         self.requests += 1
         self._issued += 1
         rid = self._issued
@@ -221,9 +221,7 @@ class NodeProcess:
         failure = self.invoke(("request", body), self.node.on_request, request)
         if failure is not None:
             self._pending.pop(rid, None)
-            return self._json({"error": "node_error", "detail": failure["text"],
-                               "not_implemented": failure["not_implemented"],
-                               "message": failure["message"]}, 500)
+            return self._failure(failure)
         try:
             reply = await asyncio.wait_for(future, self.spec.client_timeout)
         except asyncio.TimeoutError:
@@ -233,11 +231,16 @@ class NodeProcess:
                 f"may or may not have taken effect")}, 504)
         return self._json(reply, 503 if "error" in reply else 200)
 
+    def _failure(self, record: dict) -> web.Response:
+        return self._json({"error": "node_error", "detail": record["text"],
+                           "not_implemented": record["not_implemented"],
+                           "message": record["message"]}, 500)
+
     def _json(self, body: dict, status: int = 200) -> web.Response:
         return web.json_response({"node": self.id, **body} if "node" not in body else body,
                                  status=status, dumps=lambda o: json.dumps(o) + "\n")
 
-    # ----- status ----------------------------------------------------------------------------------
+    # ----- status ---------------------------------------------------------------------------------
 
     def status(self) -> dict:
         described: dict = {}
@@ -265,15 +268,16 @@ class NodeProcess:
             app.router.add_get(route.path, handler)
             app.router.add_post(route.path, handler)
         app.router.add_get("/", self._index)
-        app.router.add_get("/_live/status", lambda r: self._async_json(self.status()))
+        app.router.add_get("/_live/status", self._status)
         app.router.add_get("/_live/applied", self._applied)
-        app.router.add_get("/_live/storage",
-                           lambda r: self._async_json({"node": self.id,
-                                                       "storage": self.storage.snapshot()}))
+        app.router.add_get("/_live/storage", self._storage)
         return app
 
-    async def _async_json(self, body: dict) -> web.Response:
-        return self._json(body)
+    async def _status(self, http: web.Request) -> web.Response:
+        return self._json(self.status())
+
+    async def _storage(self, http: web.Request) -> web.Response:
+        return self._json({"node": self.id, "storage": self.storage.snapshot()})
 
     async def _index(self, http: web.Request) -> web.Response:
         return self._json(self._routes_doc())
@@ -298,7 +302,7 @@ class NodeProcess:
         except web.HTTPMethodNotAllowed:
             return self._json({"error": "method_not_allowed", "detail": "use GET or POST"}, 405)
 
-    # ----- the router link -------------------------------------------------------------------------
+    # ----- the router link ------------------------------------------------------------------------
 
     async def router_link(self) -> None:
         """Stay connected to the router: reconnect after any drop; incoming messages are
@@ -350,14 +354,15 @@ def _port_error(port: int, exc: OSError) -> str:
             f"earlier cluster) uses it: stop it, or move the cluster with --port-base")
 
 
-def _load_class(spec: LiveLab, impl: str | None) -> type[Node]:
+def _load_class(spec: LiveLab, impl: str | None, node: str) -> type[Node]:
     if impl:
         sys.path.insert(0, impl)
     import importlib
     module = importlib.import_module(spec.package)
-    cls = getattr(module, spec.node_class, None)
+    name = spec.class_for(node)
+    cls = getattr(module, name, None)
     if not isinstance(cls, type) or not issubclass(cls, Node):
-        raise RuntimeError(f"{spec.package} has no Node class {spec.node_class}")
+        raise RuntimeError(f"{spec.package} has no Node class {name}")
     return cls
 
 
@@ -371,7 +376,7 @@ async def serve(args: argparse.Namespace) -> int:
 
     try:
         spec = load_spec(args.spec)
-        cls = _load_class(spec, args.impl)
+        cls = _load_class(spec, args.impl, args.node)
     except Exception as exc:
         report(error=f"cannot load the node class: {type(exc).__name__}: {exc}",
                traceback=traceback.format_exc())

@@ -61,7 +61,8 @@ TOY = LiveLab(
     package="labkit.live.toy",
     node_class="Pinger",
     routes=(
-        Route("/ping/{peer}", _op("ping", peer="peer"), "ping a peer through the router", "/ping/n2"),
+        Route("/ping/{peer}", _op("ping", peer="peer"), "ping a peer through the router",
+              "/ping/n2"),
         Route("/incr", _op("incr"), "increment the durable counter", "/incr"),
         Route("/count", _op("get"), "read the counter", "/count"),
         Route("/todo", _op("todo"), "raises NotImplementedError", "/todo"),
