@@ -116,6 +116,7 @@ class Simulation:
         self._observers: list[Callable[["Simulation"], None]] = []
         self._apply_listeners: list[Callable[[str, int, Any], None]] = []
         self._trace_add = self.trace.records.append
+        self._running = False  # inside the event loop (observers run per event there)
         self._rt = _Runtime(self)
         for n in self.node_ids:  # boot now, so faults can be applied right after construction
             self._boot(n)
@@ -251,6 +252,10 @@ class Simulation:
     def crash(self, node_id: str) -> None:
         """Stop ``node_id``: its object, timers and held events are gone; storage stays."""
         self._check_node(node_id)
+        self._crash(node_id)
+        self._observe_direct()
+
+    def _crash(self, node_id: str) -> None:
         if self._nodes[node_id] is None:
             return
         self._nodes[node_id] = None
@@ -261,8 +266,9 @@ class Simulation:
     def restart(self, node_id: str) -> None:
         """Boot a fresh object for ``node_id`` over its storage (a running node reboots)."""
         self._check_node(node_id)
-        self.crash(node_id)
+        self._crash(node_id)
         self._boot(node_id, kind="restart")
+        self._observe_direct()
 
     def pause(self, node_id: str) -> None:
         """Freeze ``node_id``: messages and timers are held until ``resume``."""
@@ -271,6 +277,7 @@ class Simulation:
             return
         self._held[node_id] = []
         self._trace_add((self.now, "pause", node_id, "", "", None))
+        self._observe_direct()
 
     def resume(self, node_id: str) -> None:
         self._check_node(node_id)
@@ -281,6 +288,7 @@ class Simulation:
         self._trace_add((self.now, "resume", node_id, "", f"{len(held)} held events", None))
         for ev in held:
             self._push(self.now, ev[2], ev[3], ev[4], ev[5], ev[6])
+        self._observe_direct()
 
     def partition(self, *groups: Iterable[str]) -> None:
         """Split the network into ``groups``; nodes not named form one more group.
@@ -335,6 +343,13 @@ class Simulation:
 
     # ----- internals -----------------------------------------------------------------------------
 
+    def _observe_direct(self) -> None:
+        """Run the observers after a node fault applied directly by scenario code (inside a
+        run, the event loop runs them after the scheduled action instead)."""
+        if not self._running:
+            for fn in self._observers:
+                fn(self)
+
     def _fault(self, text: str) -> None:
         self._trace_add((self.now, "fault", "", "", text, None))
 
@@ -367,6 +382,13 @@ class Simulation:
             raise student_error(exc, node_id, what, self.now) from exc
 
     def _run(self, t_end: float, single: bool = False) -> None:
+        outer, self._running = self._running, True
+        try:
+            self._loop(t_end, single)
+        finally:
+            self._running = outer
+
+    def _loop(self, t_end: float, single: bool) -> None:
         heap = self._heap
         pop = heapq.heappop
         nodes = self._nodes

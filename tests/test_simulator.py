@@ -350,3 +350,17 @@ def test_schedules_are_sorted_and_printable(data):
     schedule = data.draw(fault_schedules(("a", "b"), end=2.0))
     assert list(schedule) == sorted(schedule, key=lambda a: a.at)
     assert format_schedule(schedule)
+
+
+def test_observers_also_run_after_faults_applied_directly():
+    sim = Simulation(Gossip, 2, seed=0)
+    seen = []
+    sim.observe(lambda s: seen.append(tuple(s.is_up(n) for n in s.node_ids)))
+    sim.crash("n1")
+    sim.restart("n1")
+    sim.pause("n2")
+    sim.resume("n2")
+    assert seen == [(False, True), (True, True), (True, True), (True, True)]
+    sim.apply_schedule([Crash(0.1, "n2")])
+    sim.run_until(0.1)
+    assert seen[-1] == (True, False)
