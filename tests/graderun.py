@@ -61,3 +61,28 @@ def variants(package: str) -> list[Path]:
     root = BUGGY / package
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")) \
         if root.is_dir() else []
+
+
+def assert_full_marks(run: GradeRun, total: float, tests: int) -> None:
+    """Every test passed and the lab's total is ``total`` over ``tests`` tests."""
+    failed = [(t["name"], t["output"][:800]) for t in run.failed()]
+    assert not failed, f"the reference lost points: {failed}"
+    assert run.score == run.max_score == total, (run.score, run.max_score)
+    assert len(run.report["tests"]) == tests
+
+
+def assert_all_not_implemented(run: GradeRun) -> None:
+    """Score 0, and every test says "not implemented yet" without a traceback."""
+    assert run.score == 0, f"the starter scored {run.score}"
+    for test in run.report["tests"]:
+        assert test["status"] == "failed", test["name"]
+        assert test["output"].startswith("not implemented yet"), (test["name"], test["output"])
+        assert "Traceback" not in test["output"], (test["name"], test["output"])
+
+
+def assert_variant_table(package: str, caught: dict) -> None:
+    """Every buggy variant folder of ``package`` is in ``caught`` and vice versa (at least 5)."""
+    names = {path.name for path in variants(package)}
+    assert names == set(caught), (f"not in CAUGHT: {sorted(names - set(caught))}; "
+                                  f"no such folder: {sorted(set(caught) - names)}")
+    assert len(names) >= 5

@@ -1,0 +1,559 @@
+"""Tamper-proof grading (labkit.sandbox): student code in a confined child, the simulator, the
+checkers and the report in the grader.
+
+Three layers: the proxies on their own (values, callbacks, exceptions with the student's file
+and line, node actions giving the same trace as in-process, crashes and limits); the plugin's
+``--sandbox`` on a fake lab (same report as in-process; a crash is never a pass); the real labs
+(reference and starter score the same sandboxed as in-process) and the hostile submissions of
+tests/hostile (each scores exactly what the untouched starter earns: 0)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import traceback
+from pathlib import Path
+
+import pytest
+
+from labkit import Simulation, StudentCodeError
+from labkit.faults import Crash, Restart
+from labkit.grading.labs import LABS
+from labkit.sandbox import Sandbox, Settings, load_remote, process, shutdown_all
+from labkit.sandbox.remote import SandboxCrash, StaleObject
+
+REPO = Path(__file__).resolve().parents[1]
+HOSTILE = REPO / "tests" / "hostile"
+
+STUDENT = '''
+import os
+import sys
+import time
+
+from labkit import Node
+
+
+class Refused(Exception):
+    def __init__(self, retry_at):
+        super().__init__(f"refused until {retry_at}")
+        self.retry_at = retry_at
+
+
+class Box:
+    """A plain object with state, callbacks and special methods."""
+
+    def __init__(self, clock=None):
+        self.clock = clock
+        self.items = {}
+
+    def put(self, key, value):
+        self.items[key] = value
+        return len(self.items)
+
+    def now(self):
+        return self.clock()
+
+    def __len__(self):
+        return len(self.items)
+
+    def __contains__(self, key):
+        return key in self.items
+
+    def refuse(self):
+        raise Refused(12.5)
+
+    def boom(self):
+        return {}["missing"]
+
+
+def echo(value):
+    return value
+
+
+def kinds(value):
+    return [type(v).__name__ for v in value]
+
+
+def call_with_retry(fn, retry_on, attempts):
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except retry_on:
+            if attempt == attempts - 1:
+                raise
+
+
+def use_rng(rng, n):
+    return [rng.random() for _ in range(n)]
+
+
+def leave(how):
+    if how == "exit":
+        sys.exit(3)
+    if how == "_exit":
+        os._exit(0)
+    if how == "loop":
+        while True:
+            pass
+    if how == "memory":
+        hog = []
+        while True:
+            hog.append(bytearray(32 * 1024 * 1024))
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def write(path):
+    with open(path, "w") as f:
+        f.write("tampered")
+    return True
+
+
+class Chatty(Node):
+    """Every action of the node API, and a crash-surviving counter in storage."""
+
+    def on_start(self):
+        self.boots = self.storage.get("boots", 0) + 1
+        self.storage["boots"] = self.boots
+        self.seen = 0
+        self.set_timer("tick", self.rng.uniform(0.01, 0.05), round=1)
+
+    def timer_tick(self, round):
+        self.log(f"tick {round} on {self.id}")
+        self.broadcast({"type": "hello", "round": round, "jitter": self.rng.random()})
+        if round < 20:
+            self.set_timer("tick", 0.05, round=round + 1)
+        else:
+            self.cancel_timer("tick")
+
+    def handle_hello(self, src, msg):
+        self.seen += 1
+        if msg["round"] % 5 == 0:
+            self.apply(self.seen, {"from": src, "round": msg["round"]})
+            self.storage.put("last", [src, msg["round"]])
+
+    def on_request(self, request):
+        if request.body.get("op") == "bad":
+            self.send("nowhere", {"type": "x"})
+        self.reply(request, {"ok": True, "seen": self.seen, "boots": self.boots})
+
+    def state(self):
+        return {"seen": self.seen, "boots": self.boots}
+'''
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("impl")
+    (root / "student_pkg").mkdir()
+    (root / "student_pkg" / "__init__.py").write_text(STUDENT)
+    return root
+
+
+@pytest.fixture(scope="module")
+def remote(student):
+    module = load_remote(student, "student_pkg")
+    yield module
+    shutdown_all()
+
+
+def local_module(student: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_local_student_pkg",
+                                                  student / "student_pkg" / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ----- values, callbacks, exceptions -------------------------------------------------------------
+
+def test_values_round_trip_with_their_types(remote):
+    value = [(1, 2), {3, 4}, frozenset({"a"}), {1: "one", "two": 2}, float("inf"), b"\x00\xff",
+             None, True, 2.5, {"__lk__": "not a tag"}, [[], {}]]
+    assert remote.echo(value) == value
+    assert remote.kinds(value) == ["tuple", "set", "frozenset", "dict", "float", "bytes",
+                                   "NoneType", "bool", "float", "dict", "list"]
+    nan = remote.echo(float("nan"))
+    assert nan != nan
+
+
+def test_objects_methods_special_methods_and_callbacks(remote):
+    class Clock:
+        def __init__(self):
+            self.now = 7.0
+
+        def __call__(self):
+            return self.now
+
+    clock = Clock()
+    box = remote.Box(clock=clock)
+    assert box.put("k", 1) == 1 and len(box) == 1 and "k" in box and "z" not in box
+    assert box.items == {"k": 1}
+    clock.now = 9.5
+    assert box.now() == 9.5                          # the child called our clock back
+    assert isinstance(box, remote.Box)
+
+
+def test_grader_objects_keep_their_identity_and_exceptions_their_class(remote):
+    from graders.lab0_resilience.fakes import Probe, Transient   # the grader's own test doubles
+
+    probe = Probe([Transient, Transient, "ok"])
+    assert remote.call_with_retry(probe, (Transient,), 3) is probe.returned[-1]
+    probe = Probe([Transient])
+    with pytest.raises(Transient) as caught:
+        remote.call_with_retry(probe, (Transient,), 2)
+    assert caught.value is probe.raised[-1]          # the very object, not a copy
+    probe = Probe([KeyError])
+    with pytest.raises(KeyError):
+        remote.call_with_retry(probe, (Transient,), 3)
+    assert probe.calls == 1
+
+
+def test_rng_passed_in_is_used_through_callbacks(remote):
+    import random
+
+    a, b = random.Random(5), random.Random(5)
+    assert remote.use_rng(a, 3) == [b.random() for _ in range(3)]
+    assert a.random() == b.random()                  # our rng advanced, as in-process
+
+
+def test_student_exception_class_attributes_and_location(remote, student):
+    box = remote.Box()
+    with pytest.raises(remote.Refused) as caught:
+        box.refuse()
+    assert caught.value.retry_at == 12.5 and str(caught.value) == "refused until 12.5"
+    with pytest.raises(KeyError) as caught:
+        box.boom()
+    frames = traceback.extract_tb(caught.value.__traceback__)
+    assert frames[-1].filename == str(student / "student_pkg" / "__init__.py")
+    assert frames[-1].line == 'return {}["missing"]' and frames[-1].name == "boom"
+
+
+# ----- nodes -------------------------------------------------------------------------------------
+
+SCHEDULE = (Crash(0.3, "n2"), Restart(0.6, "n2"))
+
+
+def run_chatty(cls, seed):
+    sim = Simulation(cls, 3, seed=seed)
+    applied = []
+    sim.on_apply(lambda node, index, command: applied.append((node, index, command)))
+    sim.apply_schedule(SCHEDULE)
+    ops = [sim.request("n1", {"op": "get"}), sim.request("n3", {"op": "get"})]
+    sim.run_until(1.5)
+    sim.run_until_done(*ops)
+    return sim, applied
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nodes_give_the_same_run_as_in_process(remote, student, seed):
+    local = local_module(student)
+    a, applied_a = run_chatty(local.Chatty, seed)
+    b, applied_b = run_chatty(remote.Chatty, seed)
+    assert b.trace.digest() == a.trace.digest()
+    assert applied_b == applied_a
+    assert b.storage["n2"].snapshot() == a.storage["n2"].snapshot() == \
+        {"boots": 2, "last": b.storage["n2"].get("last")}
+    assert [op.output for op in b.history] == [op.output for op in a.history]
+    assert b.node("n1").state() == a.node("n1").state()     # a grader's accessor
+    assert b.node("n1").seen == a.node("n1").seen           # a plain attribute
+
+
+def test_contract_error_points_at_the_student_line(remote, student):
+    sim = Simulation(remote.Chatty, 3, seed=0)
+    sim.request("n1", {"op": "bad"})
+    with pytest.raises(StudentCodeError) as caught:
+        sim.run_until(0.1)
+    text = str(caught.value)
+    assert "n1 broke the node contract while handling client request" in text
+    assert "sent to 'nowhere', which is not a node" in text
+    assert "student_pkg/__init__.py:" in text
+
+
+# ----- crashes, limits, confinement --------------------------------------------------------------
+
+@pytest.mark.parametrize("how, expected", [
+    ("exit", "SystemExit"), ("_exit", "exited with code 0"),
+])
+def test_leaving_the_process_is_a_failure_never_a_pass(student, how, expected):
+    module = load_remote(student, "student_pkg")
+    before = len(process.DEATHS)
+    if how == "exit":                      # caught in the child: an ordinary student error
+        with pytest.raises(Exception) as caught:
+            module.leave(how)
+        assert type(caught.value).__name__ == "SystemExit"
+        assert not isinstance(caught.value, SystemExit)    # it cannot stop the grader
+    else:
+        box = module.Box()
+        with pytest.raises(SandboxCrash, match=expected):
+            module.leave(how)
+        assert len(process.DEATHS) == before + 1
+        with pytest.raises(StaleObject):
+            box.put("k", 1)                              # it lived in the dead child
+        assert module.echo(5) == 5                       # a new child serves what follows
+    module._lk_sandbox.stop()
+
+
+def test_a_silent_child_times_out_and_is_killed(student):
+    sb = Sandbox(student, "student_pkg", Settings(call_timeout=1.0))
+    module = sb.module()
+    pid = sb.proc.pid
+    started = time.monotonic()
+    with pytest.raises(SandboxCrash, match="did not answer within 1 s"):
+        module.leave("loop")
+    assert time.monotonic() - started < 10
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    sb.stop()
+
+
+def test_memory_limit(student):
+    sb = Sandbox(student, "student_pkg", Settings(memory_mb=300))
+    module = sb.module()
+    with pytest.raises((MemoryError, SandboxCrash)):
+        module.leave("memory")
+    sb.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Landlock is Linux only")
+def test_the_child_cannot_read_the_repository_or_write_outside_its_scratch(student, tmp_path):
+    module = load_remote(student, "student_pkg")
+    layers = " ".join(module._lk_sandbox.layers)
+    assert "memory" in layers and "cpu" in layers
+    if "landlock" not in layers:
+        pytest.skip(f"no Landlock on this kernel ({layers})")
+    with pytest.raises(PermissionError):
+        module.read(str(REPO / "reference" / "lab1_cap" / "__init__.py"))
+    with pytest.raises(PermissionError):
+        module.write(str(tmp_path / "score.json"))
+    assert not (tmp_path / "score.json").exists()
+    module._lk_sandbox.stop()
+
+
+def test_import_errors_read_as_in_process(tmp_path):
+    pkg = tmp_path / "broken_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("x = 1\ndef f(:\n    pass\n")
+    with pytest.raises(SyntaxError) as caught:
+        load_remote(tmp_path, "broken_pkg")
+    assert caught.value.filename == str(pkg / "__init__.py") and caught.value.lineno == 2
+    (pkg / "__init__.py").write_text("import os\nVALUE = {}['nope']\n")
+    with pytest.raises(KeyError) as caught:
+        load_remote(tmp_path, "broken_pkg")
+    frame = traceback.extract_tb(caught.value.__traceback__)[-1]
+    assert frame.filename == str(pkg / "__init__.py") and frame.lineno == 2
+    (pkg / "__init__.py").write_text("import os\nos._exit(0)\n")
+    with pytest.raises(SandboxCrash, match="exited with code 0 while importing broken_pkg"):
+        load_remote(tmp_path, "broken_pkg")
+
+
+# ----- the plugin's --sandbox on a fake lab ------------------------------------------------------
+
+FAKE_IMPLS = {
+    "exits": "import os\n" + textwrap.dedent('''
+        from labkit import Node
+
+        class Counter(Node):
+            def on_start(self):
+                os._exit(0)
+        '''),
+}
+SWALLOW = '''
+import pytest
+from labkit import Simulation
+from labkit.grading import require
+
+
+@pytest.mark.points(1)
+def test_swallows_every_error(lab):
+    """A careless grader test that swallows every exception"""
+    try:
+        sim = Simulation(require(lab, "Counter"), 2, seed=0)
+        sim.run_until(0.5)
+    except Exception:
+        pass
+'''
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """test_grading's fake course, plus a careless grader test and an impl that exits."""
+    from test_grading import IMPLS
+
+    root = tmp_path_factory.mktemp("course")
+    graders = root / "graders" / "lab1_cap"
+    graders.mkdir(parents=True)
+    shutil.copy(REPO / "graders" / "conftest.py", root / "graders" / "conftest.py")
+    (root / "graders" / "__init__.py").write_text("")
+    (graders / "__init__.py").write_text("")
+    (graders / "conftest.py").write_text("from labkit.grading import lab_fixture\n"
+                                         "lab = lab_fixture('lab1_cap')\n")
+    shutil.copy(REPO / "tests" / "fakelab" / "test_fake.py", graders / "test_fake.py")
+    (graders / "test_swallow.py").write_text(SWALLOW)
+    (root / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider -p "
+                                     "labkit.grading.plugin\ntimeout = 60\n"
+                                     "timeout_method = signal\n")
+    for name, source in {**IMPLS, **FAKE_IMPLS}.items():
+        pkg = root / "impls" / name / "lab1_cap"
+        pkg.mkdir(parents=True)
+        (pkg / "__init__.py").write_text(textwrap.dedent(source))
+    hostile = root / "impls" / "good_with_conftest"
+    shutil.copytree(root / "impls" / "good", hostile)
+    for where in (hostile, hostile / "lab1_cap"):
+        (where / "conftest.py").write_text("raise SystemExit('a submission conftest ran')\n")
+    return root
+
+
+def grade_fake(course: Path, impl: str, *args: str, sandbox: bool = True):
+    reports = course / "reports" / f"{impl}-{'sb' if sandbox else 'in'}"
+    shutil.rmtree(reports, ignore_errors=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "graders", "--impl", str(course / "impls" / impl),
+         "--report-dir", str(reports), "-q", *(["--sandbox"] if sandbox else []), *args],
+        cwd=course, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONHASHSEED": "0"})
+    path = reports / "score.json"
+    return proc, json.loads(path.read_text()) if path.exists() else None
+
+
+@pytest.mark.parametrize("impl", ["good", "starter", "syntax", "noclass", "raises", "negative",
+                                  "clock"])
+def test_fake_lab_reports_read_as_in_process(course, impl):
+    _, inproc = grade_fake(course, impl, sandbox=False)
+    _, sandboxed = grade_fake(course, impl)
+    assert sandboxed["score"] == inproc["score"]
+    for a, b in zip(inproc["tests"], sandboxed["tests"]):
+        assert (a["name"], a["status"], a["score"]) == (b["name"], b["status"], b["score"])
+        assert a["output"].splitlines()[:1] == b["output"].splitlines()[:1], (a, b)
+
+
+def test_fake_lab_infinite_loop_fails_in_time(course):
+    proc, report = grade_fake(course, "loops", "-k", "reaches_three", "--timeout", "3")
+    assert report is not None and report["score"] == 0
+    assert "did not finish in time" in report["tests"][0]["output"]
+
+
+def test_a_crash_fails_the_test_even_if_the_grader_swallows_it(course):
+    _, inproc = grade_fake(course, "good", "-k", "swallows", sandbox=False)
+    assert inproc["score"] == 1                           # the careless test passes honestly
+    proc, report = grade_fake(course, "exits", "-k", "swallows")
+    assert report is not None, proc.stdout + proc.stderr
+    assert report["score"] == 0
+    assert "exited with code 0" in report["tests"][0]["output"]
+
+
+def test_conftest_in_a_submission_is_never_loaded_sandboxed(course):
+    proc, report = grade_fake(course, "good_with_conftest")
+    assert "submission conftest ran" not in proc.stdout + proc.stderr
+    assert report["score"] == 16
+
+
+# ----- the real labs: same scores in-process and sandboxed ---------------------------------------
+
+def labs_present() -> list[str]:
+    return [lab.package for lab in LABS
+            if (REPO / "graders" / lab.package / "conftest.py").is_file()
+            and (REPO / "reference" / lab.package / "__init__.py").is_file()
+            and (REPO / "starter" / lab.package / "__init__.py").is_file()]
+
+
+def grade_lab(package: str, impl: str | Path, out: Path, *args: str) -> dict:
+    from graderun import grade
+
+    return grade(package, impl, out, "-m", "not live", *args).report
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("package", labs_present())
+def test_reference_and_starter_score_the_same_sandboxed(package, tmp_path):
+    for impl in ("reference", "starter"):
+        inproc = grade_lab(package, impl, tmp_path / f"{impl}-in")
+        sandboxed = grade_lab(package, impl, tmp_path / f"{impl}-sb", "--sandbox")
+        assert sandboxed["score"] == inproc["score"], (impl, [
+            (t["name"], t["output"][:300]) for t in sandboxed["tests"] if t["status"] != "passed"])
+        assert [t["status"] for t in sandboxed["tests"]] == [t["status"] for t in inproc["tests"]]
+        if impl == "starter":
+            assert sandboxed["score"] == 0
+            assert [t["output"] for t in sandboxed["tests"]] == \
+                [t["output"] for t in inproc["tests"]]
+        else:
+            assert sandboxed["score"] == sandboxed["max_score"]
+
+
+# ----- hostile submissions -----------------------------------------------------------------------
+
+HOSTILE_LABS = [p for p in ("lab0_resilience", "lab1_cap") if p in labs_present()]
+
+
+def grade_hostile(name: str, tmp_path: Path, *extra: str, env: dict | None = None,
+                  sandbox: bool = True) -> tuple[subprocess.CompletedProcess, Path]:
+    from labkit.instructor.sample_class import hostile
+
+    sub = hostile(HOSTILE / f"{name}.py", tmp_path / "submission")
+    reports = tmp_path / "reports"
+    cmd = [sys.executable, "-m", "pytest", *[f"graders/{p}" for p in HOSTILE_LABS], "--impl",
+           str(sub), "--report-dir", str(reports), "-q", "-p", "no:cacheprovider",
+           "-m", "not live", *(["--sandbox"] if sandbox else []), *extra]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONHASHSEED": "0",
+                               "LABKIT_SANDBOX_MEMORY_MB": "400", **(env or {})})
+    return proc, reports
+
+
+def tokens_alive(marker: str) -> list[int]:
+    alive = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                alive.append(int(pid))
+        except OSError:
+            pass
+    return alive
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("name", sorted(p.stem for p in HOSTILE.glob("*.py")))
+def test_hostile_submission_scores_what_honest_code_earns(name, tmp_path):
+    proc, reports = grade_hostile(name, tmp_path)
+    time.sleep(1.0 if name == "fork" else 0)            # a forked daemon would write by now
+    report = json.loads((reports / "score.json").read_text())
+    assert report["score"] == 0, [(t["name"], t["output"][:200]) for t in report["tests"]]
+    assert report["max_score"] > 0 and len(report["tests"]) > 0
+    assert set(report["extra_data"]["labs"]) == set(HOSTILE_LABS)   # the grader's own report
+    assert all(t["status"] == "failed" for t in report["tests"])
+    assert "1000" not in (reports / "score.md").read_text()
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]   # tests failed
+    assert "submission conftest.py was loaded" not in proc.stdout + proc.stderr
+    assert not tokens_alive("LABKIT_SANDBOX_TOKEN=")
+
+
+@pytest.mark.timeout(600)
+def test_a_forked_daemon_does_not_outlive_grading(tmp_path):
+    """As root without the switch to nobody, fork is allowed: the daemon must still die."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can fork in the sandbox (RLIMIT_NPROC is 0 otherwise)")
+    proc, reports = grade_hostile("fork", tmp_path, env={"LABKIT_SANDBOX_USER": "",
+                                                         "LABKIT_SANDBOX_LANDLOCK": "0"})
+    written = (reports / "score.json").read_text()
+    time.sleep(1.5)
+    assert (reports / "score.json").read_text() == written
+    assert json.loads(written)["score"] == 0
+    assert not tokens_alive("LABKIT_SANDBOX_TOKEN=")
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("name", ["monkeypatch", "overwrite_reports"])
+def test_these_attacks_do_work_in_process(name, tmp_path):
+    """Why batch grading is sandboxed: in-process, these raise the starter's 0."""
+    proc, reports = grade_hostile(name, tmp_path, sandbox=False)
+    report = json.loads((reports / "score.json").read_text())
+    assert report["score"] > 0, proc.stdout[-2000:]
