@@ -100,3 +100,28 @@ def demo(session: nox.Session) -> None:
     session.install(*DEPS, "aiohttp>=3.9")
     session.run("python", "-m", "labkit.live", *(session.posargs or ["--help"]), env=ENV,
                 interrupt_timeout=10.0, terminate_timeout=5.0)
+
+
+# ----- instructors (issue 8): release the student repository, grade a class, Gradescope ---------
+
+@nox.session
+def release(session: nox.Session) -> None:
+    """Write the student repository: nox -s release -- DIR [--force]. Checks that its own
+    `nox -s grade` scores the starters 0 cleanly and that no reference code leaked."""
+    session.install(*DEPS, "nox")
+    session.run("python", "-m", "labkit.instructor.release", *session.posargs, env=ENV)
+
+
+@nox.session
+def grade_class(session: nox.Session) -> None:
+    """Grade every submission (folder or zip) of a folder, sandboxed, into a gradebook:
+    nox -s grade_class -- SUBMISSIONS [--jobs N] [--resume] [--out DIR] [--labs lab1,lab2]."""
+    session.install(*DEPS)
+    session.run("python", "-m", "labkit.instructor.grade_class", *session.posargs, env=ENV)
+
+
+@nox.session
+def gradescope(session: nox.Session) -> None:
+    """Build the Gradescope autograder bundle: nox -s gradescope -- OUT.zip [--labs lab2]."""
+    session.install(*DEPS)
+    session.run("python", "-m", "labkit.instructor.gradescope", *session.posargs, env=ENV)

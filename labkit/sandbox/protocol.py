@@ -28,7 +28,6 @@ import math
 import os
 import select
 import struct
-import time
 import weakref
 from collections import deque
 from typing import Any, Callable
@@ -36,7 +35,7 @@ from typing import Any, Callable
 TAG = "__lk__"
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024          # a child cannot make the grader allocate more than this
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumps = json.JSONEncoder(separators=(",", ":")).encode      # ASCII: no encoding surprises
 _loads = json.JSONDecoder().decode
 
 # Builtin classes a value may name (by "b"); anything else is refused by the decoder.
@@ -66,13 +65,15 @@ class Channel:
 
     def __init__(self, rfd: int, wfd: int, serve: Callable[[dict], dict],
                  timeout: float | None = None, max_frame: int = MAX_FRAME,
-                 outgoing: Callable[[], dict] | None = None):
+                 outgoing: Callable[[], dict] | None = None,
+                 alive: Callable[[], bool] | None = None):
         self.rfd = rfd
         self.wfd = wfd
         self.serve = serve
         self.timeout = timeout
         self.max_frame = max_frame
         self.outgoing = outgoing      # extra fields to piggyback on every frame sent
+        self.alive = alive            # is the other side still running? (checked while waiting)
         self._buf = bytearray()
 
     def send(self, frame: dict) -> None:
@@ -80,23 +81,30 @@ class Channel:
             extra = self.outgoing()
             if extra:
                 frame.update(extra)
-        data = _dumps(frame).encode("utf-8", "surrogatepass")
-        view = memoryview(HEADER.pack(len(data)) + data)
-        while view:
-            n = os.write(self.wfd, view)
-            view = view[n:]
+        data = _dumps(frame).encode("ascii")
+        data = HEADER.pack(len(data)) + data
+        n = os.write(self.wfd, data)
+        while n < len(data):
+            data = data[n:]
+            n = os.write(self.wfd, data)
 
     def recv(self) -> dict:
-        header = self._read(HEADER.size)
-        (size,) = HEADER.unpack(header)
-        if size > self.max_frame:
-            raise ProtocolError(f"a frame of {size:,} bytes, more than the limit of "
-                                f"{self.max_frame:,}")
-        body = self._read(size)
+        buf = self._buf
+        while True:
+            if len(buf) >= 4:
+                size = (buf[0] << 24) | (buf[1] << 16) | (buf[2] << 8) | buf[3]
+                if size > self.max_frame:
+                    raise ProtocolError(f"a frame of {size:,} bytes, more than the limit of "
+                                        f"{self.max_frame:,}")
+                if len(buf) >= 4 + size:
+                    body = bytes(buf[4:4 + size])
+                    del buf[:4 + size]
+                    break
+            self._fill()
         try:
-            frame = _loads(body.decode("utf-8", "surrogatepass"))
+            frame = _loads(body.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
-            raise ProtocolError(f"a frame that is not JSON ({exc})") from None
+            raise ProtocolError(f"a frame that is not JSON ({str(exc)[:100]})") from None
         if type(frame) is not dict:
             raise ProtocolError("a frame that is not a JSON object")
         return frame
@@ -111,21 +119,22 @@ class Channel:
             else:
                 return reply
 
-    def _read(self, n: int) -> bytes:
-        buf = self._buf
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        while len(buf) < n:
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+    def _fill(self) -> None:
+        """Read what is available (waiting at most ``timeout``) into the buffer."""
+        if self.timeout is not None:
+            # Wait in slices: a dead peer whose pipe is held open by a process it forked
+            # would otherwise look merely silent until the timeout.
+            waited = 0.0
+            while not select.select([self.rfd], [], [], min(0.5, self.timeout - waited))[0]:
+                waited += 0.5
+                if self.alive is not None and not self.alive():
+                    raise ChannelClosed("the other end is gone")
+                if waited >= self.timeout:
                     raise ChannelTimeout(f"no answer within {self.timeout:g} s")
-            chunk = os.read(self.rfd, max(65536, n - len(buf)))
-            if not chunk:
-                raise ChannelClosed("the other end closed the channel")
-            buf += chunk
-        data = bytes(buf[:n])
-        del buf[:n]
-        return data
+        chunk = os.read(self.rfd, 1 << 20)
+        if not chunk:
+            raise ChannelClosed("the other end closed the channel")
+        self._buf += chunk
 
 
 # ----- values ------------------------------------------------------------------------------------
@@ -156,6 +165,16 @@ class Codec:
         self.exported[ref] = obj
         self._ref_of[id(obj)] = ref
         return ref
+
+    def reserve(self) -> int:
+        """A reference number for an object about to be made (see ``bind_ref``)."""
+        ref = self._next_ref
+        self._next_ref += 1
+        return ref
+
+    def bind_ref(self, ref: int, obj: Any) -> None:
+        self.exported[ref] = obj
+        self._ref_of[id(obj)] = ref
 
     def lookup(self, ref: Any) -> Any:
         """Our own object that the other side refers to."""

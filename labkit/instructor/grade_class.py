@@ -1,0 +1,263 @@
+"""``nox -s grade_class -- SUBMISSIONS [--jobs N] [--resume]``: grade a whole class.
+
+Every folder and zip in SUBMISSIONS is one submission (see ``submissions``). Each lab of each
+submission is graded by its own grading process (``jobs.Job``: student code sandboxed, a time
+and a memory limit), N at a time, with a progress bar. The result, in ``--out`` (default
+``reports/class``):
+
+* ``gradebook.csv``: one row per submission: its score per lab, total, max_total, status
+  (ok; timeout or crashed when a lab could not be graded, which then scores 0 while the other
+  labs keep their points; invalid when there is nothing to grade), duration in seconds, and the
+  reason when it is not ok;
+* ``reports/<submission>/score.json`` (Gradescope format) and ``score.md``: the whole
+  submission; ``reports/<submission>/<lab>/``: the grader's own report of that lab, its
+  failure traces and the grading log.
+
+The gradebook is rewritten after every submission, so an interrupted batch keeps what it had;
+``--resume`` then regrades only the submissions that are missing, not ok, or changed since.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..grading.labs import LABS, REPO
+from ..sandbox import probe_layers, weak_spots
+from .jobs import (INVALID, OK, Job, Limits, Result, fail_closed_report, graded_labs, merge,
+                   read_report)
+from .progress import Progress
+from .submissions import InvalidSubmission, Submission, fingerprint, list_submissions, prepare
+
+STATE = "state.json"
+
+
+@dataclass
+class Row:
+    submission: str
+    result: Result
+    fingerprint: str = ""
+
+
+def columns(labs: list[str]) -> list[str]:
+    return ["submission", *labs, "total", "max_total", "status", "duration_s", "reason"]
+
+
+def write_gradebook(out: Path, rows: dict[str, Row], labs: list[str]) -> Path:
+    """``gradebook.csv`` (lab columns by short name), written atomically."""
+    maxima = _maxima(rows.values())
+    path = out / "gradebook.csv"
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(columns([_short(p) for p in labs]))
+        for name in sorted(rows):
+            r = rows[name].result
+            scores = [_num(r.labs.get(p, (0.0, 0.0))[0]) for p in labs]
+            max_total = sum(maxima.get(p, 0.0) for p in labs)
+            w.writerow([name, *scores, _num(r.total), _num(max_total),
+                        r.status, f"{r.duration:.1f}", r.reason.replace("\n", " ")[:500]])
+    os.replace(tmp, path)
+    state = {name: {"fingerprint": row.fingerprint, "status": row.result.status,
+                    "labs": {p: list(v) for p, v in row.result.labs.items()},
+                    "duration": row.result.duration, "reason": row.result.reason}
+             for name, row in rows.items()}
+    (out / STATE).write_text(json.dumps(state, indent=1) + "\n")
+    return path
+
+
+def load_state(out: Path) -> dict[str, Row]:
+    try:
+        state = json.loads((out / STATE).read_text())
+    except (OSError, ValueError):
+        return {}
+    rows = {}
+    for name, s in state.items():
+        result = Result(s["status"], s.get("reason", ""),
+                        {p: (float(v[0]), float(v[1])) for p, v in s.get("labs", {}).items()},
+                        float(s.get("duration", 0.0)))
+        rows[name] = Row(name, result, s.get("fingerprint", ""))
+    return rows
+
+
+def _short(package: str) -> str:
+    return next((lab.short for lab in LABS if lab.package == package), package)
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def _maxima(rows) -> dict[str, float]:
+    """Each lab's maximum score, as the reports that were written say."""
+    maxima: dict[str, float] = {}
+    for row in rows:
+        for package, (_, m) in row.result.labs.items():
+            maxima[package] = max(maxima.get(package, 0.0), m)
+    return maxima
+
+
+@dataclass
+class _Pending:
+    """A submission whose labs are being graded."""
+
+    sub: Submission
+    fingerprint: str
+    impl: Path
+    labs: list[str]
+    parts: dict[str, Result] = field(default_factory=dict)
+
+
+def grade_class(folder: Path, out: Path, *, jobs: int, resume: bool, limits: Limits,
+                labs: list[str] | None = None, root: Path = REPO,
+                progress: Progress | None = None) -> dict[str, Row]:
+    subs, ignored = list_submissions(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    work, reports = out / "work", out / "reports"
+    packages = graded_labs(root, labs)
+    rows = load_state(out) if resume else {}
+    rows = {n: r for n, r in rows.items() if any(s.name == n for s in subs)}
+    todo: list[tuple[Submission, str]] = []
+    for sub in subs:
+        fp = fingerprint(sub.path)
+        kept = rows.get(sub.name)
+        if kept is not None and kept.result.status == OK and kept.fingerprint == fp \
+                and (reports / sub.name / "score.json").is_file():
+            continue
+        todo.append((sub, fp))
+    progress = progress or Progress(len(todo), stream=sys.stderr)
+    progress.total = len(todo)
+    if ignored:
+        progress.note(f"ignored (neither a folder nor a zip): {', '.join(ignored)}")
+    layers = probe_layers() if todo else []
+    if layers:
+        progress.note(f"sandbox: {', '.join(layers)}")
+        if weak_spots(layers):
+            progress.note(weak_spots(layers))
+    if resume and len(todo) < len(subs):
+        progress.note(f"--resume: keeping {len(subs) - len(todo)} graded submissions")
+
+    def finish(name: str, row: Row, report: dict) -> None:
+        rows[name] = row
+        write_submission_report(reports / name, row, report, packages)
+        progress.done(name, row.result.status)
+        write_gradebook(out, rows, packages)
+
+    queue: list[tuple[_Pending, str]] = []
+    for sub, fp in todo:
+        shutil.rmtree(reports / sub.name, ignore_errors=True)
+        try:
+            impl = prepare(sub, work)
+        except (InvalidSubmission, OSError) as exc:
+            result = Result(INVALID, str(exc))
+            finish(sub.name, Row(sub.name, result, fp), fail_closed_report(result, sub.name))
+            continue
+        pending = _Pending(sub, fp, impl, packages)
+        queue += [(pending, package) for package in packages]
+    running: list[tuple[Job, _Pending, str]] = []
+    try:
+        while queue or running:
+            while queue and len(running) < jobs:
+                pending, package = queue.pop(0)
+                job = Job(pending.impl, reports / pending.sub.name / package, limits, root=root,
+                          labs=[package])
+                job.start()
+                running.append((job, pending, package))
+                progress.running([f"{p.sub.name}:{_short(k)}" for _, p, k in running])
+            time.sleep(0.1)
+            for entry in list(running):
+                job, pending, package = entry
+                if not job.done():
+                    continue
+                running.remove(entry)
+                pending.parts[package] = job.result
+                progress.running([f"{p.sub.name}:{_short(k)}" for _, p, k in running])
+                if len(pending.parts) == len(pending.labs):
+                    name = pending.sub.name
+                    parts_reports = {k: read_report(reports / name / k) for k in pending.parts}
+                    result, report = merge(pending.parts, parts_reports, name,
+                                           _maxima(rows.values()))
+                    finish(name, Row(name, result, pending.fingerprint), report)
+    except BaseException:
+        for job, _, _ in running:
+            job.kill()
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write_gradebook(out, rows, packages)
+    progress.close()
+    return rows
+
+
+def write_submission_report(folder: Path, row: Row, report: dict, packages: list[str]) -> None:
+    """The submission's own score.json and score.md, written by this (trusted) process."""
+    folder.mkdir(parents=True, exist_ok=True)
+    result = row.result
+    (folder / "score.json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = [f"# Score report: {row.submission}", "",
+             f"Status: {result.status}" + (f" ({result.reason})" if result.reason else ""), ""]
+    for package in packages:
+        score, top = result.labs.get(package, (0.0, 0.0))
+        details = f" (details: {package}/score.md)" if (folder / package / "score.md").is_file() \
+            else ""
+        lines.append(f"- {_short(package)}: {score:g} / {top:g}{details}")
+    lines += ["", f"**Total: {report['score']:g} / {report['max_score']:g}**", ""]
+    (folder / "score.md").write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nox -s grade_class --",
+                                     description="Grade every submission in a folder.")
+    parser.add_argument("submissions", type=Path, help="a folder of submission folders and zips")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
+                        help="submissions graded at once (default: one per CPU)")
+    parser.add_argument("--resume", action="store_true",
+                        help="regrade only what is missing, not ok, or changed")
+    parser.add_argument("--out", type=Path, default=Path("reports/class"),
+                        help="where gradebook.csv and the reports go (default reports/class)")
+    parser.add_argument("--labs", default="", help="only these labs, e.g. lab1,lab2")
+    parser.add_argument("--time-limit", type=float, default=Limits.time_s,
+                        help="seconds per lab of a submission (default %(default)g)")
+    parser.add_argument("--memory-mb", type=int, default=Limits.memory_mb,
+                        help="memory of each grading process (default %(default)d)")
+    parser.add_argument("--test-timeout", type=float, default=Limits.test_timeout,
+                        help="seconds per test (default %(default)g)")
+    parser.add_argument("--call-timeout", type=float, default=Limits.call_timeout,
+                        help="seconds one call into student code may take (default "
+                             "%(default)g): a handler that loops fails its test this fast")
+    parser.add_argument("--live", action="store_true",
+                        help="also run the live tests (real processes and ports)")
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        parser.error(f"{args.submissions} is not a folder")
+    limits = Limits(time_s=args.time_limit, memory_mb=args.memory_mb,
+                    test_timeout=args.test_timeout, call_timeout=args.call_timeout,
+                    live=args.live)
+    labs = [x.strip() for x in args.labs.split(",") if x.strip()] or None
+    signal.signal(signal.SIGTERM, _terminate)      # stop the running jobs, keep the gradebook
+    started = time.monotonic()
+    rows = grade_class(args.submissions, args.out, jobs=max(1, args.jobs), resume=args.resume,
+                       limits=limits, labs=labs)
+    counts: dict[str, int] = {}
+    for row in rows.values():
+        counts[row.result.status] = counts.get(row.result.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(f"{len(rows)} submissions ({summary}) in {time.monotonic() - started:.0f} s. "
+          f"Gradebook: {args.out / 'gradebook.csv'}; reports: {args.out / 'reports'}/")
+    return 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}; --resume continues where this left off")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,503 @@
+"""The sandboxed child: ``python -m labkit.sandbox.child`` hosts the student's objects.
+
+The grader starts it with the protocol on stdin/stdout (see ``protocol``) and a JSON
+configuration as its one argument. It confines itself (``confine``), imports the lab package
+from its staging copy of the submission, reports the outcome, and then serves requests until
+its stdin closes:
+
+* node objects: ``newnode`` builds a node over a local copy of its storage; ``ev`` runs one
+  handler and returns the actions it took (sends, replies, timers, log lines, applies, storage
+  writes) for the grader to apply to the real simulation;
+* any object: ``getattr``, ``setattr``, ``call``, ``callm`` (a method call), ``iter``.
+
+Nothing the child says is trusted: it cannot change a score, only fail a test.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+import sys
+import traceback
+import types
+from typing import Any
+
+from . import confine
+from .protocol import TAG, Channel, Codec, ProtocolError, class_tag
+
+# The node contract (imported before confinement, so these are labkit's own modules).
+from ..errors import ContractError
+from ..node import Node, Request
+from ..storage import Storage, to_json
+
+ACTIONS: list[list] = []          # what handlers did since the last reply, in order
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# ----- the node side of the runtime --------------------------------------------------------------
+
+class Context:
+    """One simulation as the child sees it: the node names, and the requests delivered."""
+
+    def __init__(self, nodes: list[str]):
+        self.nodes = frozenset(nodes)
+        self.order = ", ".join(nodes)
+        self.requests: dict[int, str] = {}     # request id -> its body as the client sent it
+        self.replied: set[int] = set()
+
+
+class StubRuntime:
+    """What a hosted ``Node`` calls. Checks each action like the simulator does (same
+    sentences, raised at the student's line) and records it for the grader."""
+
+    def __init__(self, ctx: Context, nid: int):
+        self.ctx = ctx
+        self.nid = nid
+        self.now = 0.0
+
+    def send(self, src: str, dst: str, msg: dict) -> None:
+        if dst not in self.ctx.nodes:
+            raise ContractError(f"{src} sent to {dst!r}, which is not a node; nodes are "
+                                f"{self.ctx.order}")
+        if type(msg) is not dict:
+            raise ContractError(f"{src} sent {msg!r} to {dst}: a message must be a dict")
+        ACTIONS.append([self.nid, "s", dst, to_json(msg, f"the message {src} sent to {dst}")])
+
+    def reply(self, src: str, request: Request, body: dict) -> None:
+        rid = getattr(request, "id", None)
+        if not isinstance(request, Request) or rid not in self.ctx.requests:
+            raise ContractError(f"{src} replied to {request!r}, which is not a client request")
+        if type(body) is not dict:
+            raise ContractError(f"{src} replied {body!r} to op#{rid}: a reply must be a dict")
+        if rid in self.ctx.replied:
+            raise ContractError(f"{src} replied twice to op#{rid} "
+                                f"{json.loads(self.ctx.requests[rid])}; "
+                                f"answer each request exactly once")
+        data = to_json(body, f"the reply of {src} to op#{rid}")
+        self.ctx.replied.add(rid)
+        ACTIONS.append([self.nid, "r", rid, data])
+
+    def set_timer(self, src: str, name: str, delay: float, data: dict) -> None:
+        if not isinstance(name, str):
+            raise ContractError(f"{src}: timer names are strings, got {name!r}")
+        if not isinstance(delay, (int, float)) or delay != delay or delay < 0:
+            raise ContractError(f"{src}: timer {name!r} needs a delay >= 0 seconds, got {delay!r}")
+        payload = to_json(data, f"the data of timer {name!r} of {src}") if data else None
+        ACTIONS.append([self.nid, "t", name, float(delay), payload])
+
+    def cancel_timer(self, src: str, name: str) -> None:
+        ACTIONS.append([self.nid, "c", name])
+
+    def log(self, src: str, text: str) -> None:
+        ACTIONS.append([self.nid, "l", str(text)])
+
+    def apply(self, src: str, index: int, command: Any) -> None:
+        data = to_json(command, f"the command {src} applied at index {index}")
+        ACTIONS.append([self.nid, "a", index, data])
+
+
+class RecordedStorage(Storage):
+    """The node's storage inside the child: every write is also an action for the grader."""
+
+    nid = 0
+
+    def _written(self, key: str) -> None:
+        raw = self._data.get(key)
+        ACTIONS.append([self.nid, "d", key] if raw is None else [self.nid, "p", key, raw])
+
+
+# ----- references to the grader's objects ---------------------------------------------------------
+
+class GraderObject:
+    """A proxy of an object the grader lent (a fake clock, a function, a random.Random):
+    calling it or its methods asks the grader, which runs the real one."""
+
+    __slots__ = ("_lk_ref", "_lk_name", "__weakref__")
+
+    def __init__(self, ref: int, name: str):
+        object.__setattr__(self, "_lk_ref", ref)
+        object.__setattr__(self, "_lk_name", name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return SERVER.callback({"op": "call", "ref": self._lk_ref, "a": SERVER.codec.encode(
+            list(args)), "kw": SERVER.codec.encode(kwargs)})
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(f"the grader's {self._lk_name} object does not share {name!r}")
+        reply = SERVER.channel.request({"op": "getattr", "ref": self._lk_ref, "name": name})
+        value = reply.get("ok")
+        if isinstance(value, dict) and value.get(TAG) == "method":
+            return GraderMethod(self._lk_ref, name)
+        return SERVER.result(reply)
+
+    def __repr__(self) -> str:
+        return f"<the grader's {self._lk_name}>"
+
+
+class GraderMethod:
+    __slots__ = ("ref", "name")
+
+    def __init__(self, ref: int, name: str):
+        self.ref = ref
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        codec = SERVER.codec
+        return SERVER.callback({"op": "callm", "ref": self.ref, "name": self.name,
+                                "a": codec.encode(list(args)), "kw": codec.encode(kwargs)})
+
+
+class ChildCodec(Codec):
+    def __init__(self) -> None:
+        super().__init__()
+        self.mirrors: dict[int, type] = {}     # grader class ref -> mirror class
+
+    def encode_other(self, v: Any) -> Any:
+        if isinstance(v, GraderObject):
+            return {TAG: "r", "ref": v._lk_ref}
+        if isinstance(v, BaseException):
+            return self.encode_exception(v)
+        if isinstance(v, type):
+            ref = getattr(v, "_lk_pref", None)
+            if ref is not None and v.__dict__.get("_lk_pref") == ref:
+                return {TAG: "r", "ref": ref}
+            return self.encode_class(v)
+        if isinstance(v, types.ModuleType):
+            return {TAG: "m", "name": v.__name__}
+        plain = self.encode_plainish(v)
+        if plain is not NotImplemented:
+            return plain
+        if isinstance(v, (types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+                          types.BuiltinMethodType)):
+            return {TAG: "fn", "ref": self.export(v), "name": getattr(v, "__name__", "?"),
+                    "mod": getattr(v, "__module__", None), "qual": getattr(v, "__qualname__", None),
+                    "path": resolvable(v)}
+        return {TAG: "o", "ref": self.export(v), "cls": self.encode_class(type(v))}
+
+    def encode_class(self, cls: type) -> dict:
+        tag = class_tag(cls)
+        if tag is not None:
+            return tag
+        info: dict[str, Any] = {TAG: "c", "ref": self.export(cls), "name": cls.__name__,
+                                "mod": cls.__module__, "qual": cls.__qualname__,
+                                "path": resolvable(cls)}
+        if issubclass(cls, BaseException):
+            info["kind"] = "exc"
+            info["bases"] = [self.encode_class(b) for b in cls.__bases__
+                             if issubclass(b, BaseException)]
+        else:
+            info["kind"] = "node" if issubclass(cls, Node) else "plain"
+            info.update(describe_members(cls))
+        return info
+
+    def encode_exception(self, exc: BaseException, depth: int = 0) -> dict:
+        ref = getattr(exc, "_lk_pref", None)
+        if ref is not None:
+            return {TAG: "r", "ref": ref}            # the grader's own exception, handed back
+        attrs = {k: x for k, x in vars(exc).items() if not k.startswith("_")}
+        out = {TAG: "x", "cls": self.encode_class(type(exc)), "args": self.encode(list(exc.args)),
+               "str": safe_str(exc), "ref": self.export(exc), "attrs": self.encode(attrs),
+               "tb": frames_of(exc)}
+        cause = exc.__cause__
+        if cause is None and not exc.__suppress_context__:
+            cause = exc.__context__
+        if cause is not None and cause is not exc and depth < 5:
+            out["cause"] = self.encode_exception(cause, depth + 1)
+        if isinstance(exc, SyntaxError):
+            out["syntax"] = [exc.filename, exc.lineno, exc.offset, exc.text, exc.msg]
+        return out
+
+    def decode_other(self, kind: str, v: dict) -> Any:
+        if kind == "r":
+            return self.lookup(v["ref"])
+        if kind == "o":
+            ref = v["ref"]
+            proxy = self.proxies.get(ref)
+            if proxy is None:
+                proxy = self.remember(ref, GraderObject(ref, str(v.get("name", "object"))))
+            return proxy
+        if kind == "c":
+            return self.mirror(v)
+        if kind == "cp":
+            return resolve(v["mod"], v["qual"])
+        if kind == "x":
+            cls = self.decode(v["cls"])
+            if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+                raise ProtocolError("an exception of a class that is not an exception")
+            args = self.decode(v["args"])
+            exc = cls.__new__(cls, *args)
+            exc.args = tuple(args)
+            try:
+                exc._lk_pref = v["ref"]
+                exc._lk_str = v.get("str")
+            except AttributeError:
+                pass
+            return exc
+        raise ProtocolError(f"unknown value tag {kind!r}")
+
+    def mirror(self, v: dict) -> Any:
+        """A local stand-in for a grader class: a real exception class for exceptions (so
+        ``except retry_on`` works), a callable proxy otherwise."""
+        ref = v["ref"]
+        known = self.mirrors.get(ref)
+        if known is not None:
+            return known
+        if v.get("kind") == "exc":
+            bases = tuple(b for b in (self.decode(x) for x in v.get("bases", []))
+                          if isinstance(b, type) and issubclass(b, BaseException)) or (Exception,)
+            try:
+                cls = type(str(v["name"]), bases, {"_lk_pref": ref, "__str__": _mirror_str,
+                                                   "__module__": "grader"})
+            except TypeError:
+                cls = type(str(v["name"]), (Exception,), {"_lk_pref": ref, "__str__": _mirror_str,
+                                                          "__module__": "grader"})
+        else:
+            cls = GraderObject(ref, str(v.get("name", "class")))
+        self.mirrors[ref] = cls
+        return cls
+
+
+def _mirror_str(self: BaseException) -> str:
+    text = getattr(self, "_lk_str", None)
+    return text if isinstance(text, str) else BaseException.__str__(self)
+
+
+def safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - a student __str__ that raises
+        return f"<{type(exc).__name__} whose str() raised>"
+
+
+def frames_of(exc: BaseException) -> list[list]:
+    out = []
+    for f in traceback.extract_tb(exc.__traceback__):
+        if os.path.dirname(os.path.abspath(f.filename)) == _HERE:
+            continue                              # the child's own plumbing
+        out.append([f.filename, f.lineno or 0, f.name])
+    return out[-40:]
+
+
+def resolvable(obj: Any) -> bool:
+    mod, qual = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not isinstance(mod, str) or not isinstance(qual, str) or "<" in qual:
+        return False
+    try:
+        return resolve(mod, qual) is obj
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def resolve(mod: str, qual: str) -> Any:
+    obj: Any = sys.modules.get(mod) or importlib.import_module(mod)
+    for part in qual.split(".") if qual else ():
+        obj = getattr(obj, part)
+    return obj
+
+
+_NODE_NAMES = frozenset(dir(Node))
+SPECIALS = ("__len__", "__iter__", "__contains__", "__getitem__", "__setitem__", "__delitem__",
+            "__eq__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__bool__", "__str__",
+            "__repr__", "__call__")
+
+
+def describe_members(cls: type) -> dict:
+    """The names the grader's proxy class defines as forwarding methods: the plain methods of
+    the class (not those of ``Node``) and the special methods it overrides. Anything else
+    (attributes, properties, static methods) is read on demand."""
+    methods, dunders = [], []
+    is_node = issubclass(cls, Node)
+    seen: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is object or (is_node and klass is Node):
+            continue
+        for name, member in vars(klass).items():
+            if name in seen:
+                continue
+            seen.add(name)
+            if name.startswith("__"):
+                if name in SPECIALS and member is not None:
+                    dunders.append(name)
+            elif isinstance(member, types.FunctionType) and not (is_node and name in _NODE_NAMES):
+                methods.append(name)
+    return {"methods": methods, "dunders": dunders}
+
+
+# ----- the server --------------------------------------------------------------------------------
+
+class Server:
+    def __init__(self, channel: Channel, codec: ChildCodec, package: str):
+        self.channel = channel
+        self.codec = codec
+        self.package = package
+        self.contexts: dict[int, Context] = {}
+        self.nodes: dict[int, tuple[Node, StubRuntime]] = {}
+
+    def callback(self, frame: dict) -> Any:
+        return self.result(self.channel.request(frame))
+
+    def result(self, reply: dict) -> Any:
+        if "err" in reply:
+            raise self.codec.decode(reply["err"])
+        return self.codec.decode(reply.get("ok"))
+
+    def outgoing(self) -> dict:
+        released = self.codec.take_released()
+        return {"rel": released} if released else {}
+
+    def serve(self, frame: dict) -> dict:
+        if "rel" in frame:
+            self.codec.drop(frame["rel"])
+            for ref in frame["rel"]:
+                self.nodes.pop(ref, None)
+        for ctx in frame.get("freectx", ()):
+            self.contexts.pop(ctx, None)
+        op = frame.get("op")
+        outer = ACTIONS[:]                         # a nested request (inside a callback)
+        del ACTIONS[:]
+        try:
+            if op == "ev":
+                value = self.event(frame)
+            else:
+                value = self.codec.encode(self.generic(op, frame))
+            reply = {"ok": value}
+        except BaseException as exc:  # noqa: BLE001 - everything the student raises goes back
+            try:
+                reply = {"err": self.codec.encode_exception(exc)}
+            except BaseException as bad:  # noqa: BLE001 - e.g. a RecursionError while encoding
+                reply = {"err": self.codec.encode_exception(
+                    RuntimeError(f"{type(exc).__name__} that could not be sent back: {bad}"))}
+        if ACTIONS:
+            reply["act"] = list(ACTIONS)
+        ACTIONS[:] = outer
+        return reply
+
+    # -- nodes --
+
+    def event(self, frame: dict) -> None:
+        nid = frame["n"]
+        node, rt = self.nodes[nid]
+        rt.now = frame["now"]
+        if "sync" in frame:
+            node.storage.load(frame["sync"])
+        kind, args = frame["k"], frame["a"]
+        if kind == "m":
+            node.on_message(args[0], args[1])
+        elif kind == "t":
+            node.on_timer(args[0], args[1])
+        elif kind == "q":
+            rid, client, body = args
+            rt.ctx.requests[rid] = json.dumps(body)
+            node.on_request(Request(rid, client, body))
+        elif kind == "s":
+            node.on_start()
+        else:
+            raise ProtocolError(f"unknown event kind {kind!r}")
+        return None
+
+    def new_node(self, frame: dict) -> int:
+        ctx = self.contexts.get(frame["ctx"])
+        if ctx is None:
+            ctx = self.contexts[frame["ctx"]] = Context(frame["nodes"])
+        cls = self.codec.decode(frame["cls"])
+        nid = self.codec.reserve()
+        storage = RecordedStorage(frame["id"])
+        storage.load(frame["storage"])
+        storage.nid = nid
+        state = frame["rng"]
+        rng = random.Random()
+        rng.setstate((state[0], tuple(state[1]), state[2]))
+        rt = StubRuntime(ctx, nid)
+        node = cls(frame["id"], tuple(frame["peers"]), rt, storage, rng)
+        self.codec.bind_ref(nid, node)
+        self.nodes[nid] = (node, rt)
+        return nid
+
+    # -- any object --
+
+    def generic(self, op: str, frame: dict) -> Any:
+        decode = self.codec.decode
+        if op == "getattr":
+            obj = decode(frame["obj"])
+            name = frame["name"]
+            return getattr(obj, name)
+        if op == "callm":
+            obj = decode(frame["obj"])
+            return getattr(obj, frame["name"])(*decode(frame["a"]), **decode(frame["kw"]))
+        if op == "call":
+            return decode(frame["obj"])(*decode(frame["a"]), **decode(frame["kw"]))
+        if op == "setattr":
+            setattr(decode(frame["obj"]), frame["name"], decode(frame["v"]))
+            return None
+        if op == "iter":
+            return list(decode(frame["obj"]))
+        if op == "newnode":
+            return self.new_node(frame)
+        if op == "module":
+            return importlib.import_module(frame["name"])
+        if op == "ping":
+            return "pong"
+        raise ProtocolError(f"unknown request {op!r}")
+
+
+SERVER: Server
+
+
+def main() -> None:
+    global SERVER
+    config = json.loads(sys.argv[1])
+    confine.die_with_parent(config["parent"])
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    out = os.open(os.path.join(config["scratch"], "output.txt"),
+                  os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    for fd in (devnull, out):
+        os.close(fd)
+    layers = confine.set_rlimits(config["memory_mb"], config["cpu_s"])
+    if config.get("user"):
+        needs = confine.python_trees()[:1] + [os.path.dirname(os.__file__), config["lib"],
+                                               config["impl"], config["scratch"]]
+        if confine.become(config["user"], needs):
+            layers.append(f"user {config['user']}")
+        else:
+            layers.append(f"not {config['user']}: it cannot read Python or the staging copy")
+    if confine.forbid_processes():
+        layers.append("no new processes")
+    if config.get("landlock", True):
+        applied = confine.landlock(read=confine.python_trees() + confine.SYSTEM_TREES
+                                   + [config["lib"], config["impl"]],
+                                   write=[config["scratch"]])
+        if applied:
+            layers.append(applied)
+    os.chdir(config["scratch"])
+    os.environ["TMPDIR"] = config["scratch"]
+    sys.path[:] = [config["impl"]] + [p for p in sys.path if p and p != config["scratch"]]
+
+    codec = ChildCodec()
+    server = Server(Channel(proto_in, proto_out, serve=lambda f: SERVER.serve(f)), codec,
+                    config["package"])
+    server.channel.outgoing = server.outgoing
+    SERVER = server
+    hello: dict[str, Any] = {"layers": layers, "pid": os.getpid()}
+    try:
+        module = importlib.import_module(config["package"])
+        hello["ok"] = {"file": getattr(module, "__file__", None)}
+    except BaseException as exc:  # noqa: BLE001 - the import error is the student's
+        hello["err"] = codec.encode_exception(exc)
+    server.channel.send(hello)
+    while True:
+        try:
+            frame = server.channel.recv()
+        except ProtocolError:
+            os._exit(0)                           # the grader closed the pipe: we are done
+        server.channel.send(server.serve(frame))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""What the sandboxed child does to itself before it imports student code (Linux).
+
+Each layer is applied if the system allows it and reported back to the grader, which shows the
+list in ``--sandbox`` runs; a missing layer weakens the sandbox but never breaks grading.
+
+* ``rlimits``: address space (memory), CPU seconds, file size, open files, no core dumps, and
+  no new processes (``RLIMIT_NPROC`` 0: ``fork`` fails; not enforced for root, hence ``user``).
+* ``pdeathsig``: the kernel kills the child when the grader dies.
+* ``user``: when the grader runs as root (Gradescope does), the child becomes ``nobody``: it
+  cannot signal or trace the grader, and the process limit applies.
+* ``landlock``: the kernel's unprivileged file-system sandbox: the child may read the Python
+  installation, system libraries and its own staging folder (a copy of the submission and of
+  labkit), write only its scratch folder, execute nothing, open no TCP connection, and signal no
+  process outside itself. The grader's repository (``reference/``, ``reports/``) is invisible.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+import sysconfig
+
+# ----- resource limits ---------------------------------------------------------------------------
+
+
+def set_rlimits(memory_mb: int, cpu_s: int, file_mb: int = 64) -> list[str]:
+    done = []
+    limits = [
+        (resource.RLIMIT_AS, memory_mb * 1024 * 1024, f"memory {memory_mb} MB"),
+        (resource.RLIMIT_CPU, cpu_s, f"cpu {cpu_s} s"),
+        (resource.RLIMIT_FSIZE, file_mb * 1024 * 1024, f"file size {file_mb} MB"),
+        (resource.RLIMIT_NOFILE, 64, "64 open files"),
+        (resource.RLIMIT_CORE, 0, "no core dumps"),
+    ]
+    for which, value, text in limits:
+        try:
+            soft, hard = resource.getrlimit(which)
+            new_hard = value if hard == resource.RLIM_INFINITY or hard > value else hard
+            if which == resource.RLIMIT_CPU and new_hard == value:
+                new_hard = value + 5            # SIGXCPU at the soft limit, SIGKILL later
+            resource.setrlimit(which, (min(value, new_hard), new_hard))
+            done.append(text)
+        except (ValueError, OSError):
+            pass
+    return done
+
+
+def forbid_processes() -> bool:
+    """No fork, no threads: RLIMIT_NPROC 0 (ignored by the kernel for root)."""
+    try:
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    except (ValueError, OSError):
+        return False
+    return os.geteuid() != 0
+
+
+def die_with_parent(parent: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:     # PR_SET_PDEATHSIG
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent:                                # the grader died before that
+        os._exit(70)
+    return True
+
+
+def become(user: str, needs: list[str]) -> bool:
+    """Switch to ``user`` (a name or "uid:gid") if we are root and that user can read every
+    path of ``needs`` (Python itself, the staging copy); True if it happened."""
+    if os.geteuid() != 0 or not user:
+        return False
+    try:
+        uid, gid = user_ids(user)
+        if not all(readable_by(path, uid, gid) for path in needs):
+            return False
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    except (KeyError, ValueError, OSError):
+        return False
+    return os.geteuid() == uid
+
+
+def readable_by(path: str, uid: int, gid: int) -> bool:
+    """Could ``uid:gid`` read ``path`` (every folder above it searchable)? From the mode bits,
+    since ``os.access`` answers for root."""
+    import stat
+
+    def allowed(st: os.stat_result, bits: int) -> bool:
+        if st.st_uid == uid:
+            return bool(st.st_mode & (bits << 6))
+        if st.st_gid == gid:
+            return bool(st.st_mode & (bits << 3))
+        return bool(st.st_mode & bits)
+
+    try:
+        real = os.path.realpath(path)
+        parts = real.split(os.sep)
+        for i in range(1, len(parts)):
+            folder = os.sep.join(parts[:i]) or os.sep
+            if not allowed(os.stat(folder), 1):             # search (x) on every folder above
+                return False
+        st = os.stat(real)
+        return allowed(st, 4 | (1 if stat.S_ISDIR(st.st_mode) else 0))
+    except OSError:
+        return False
+
+
+def user_ids(user: str) -> tuple[int, int]:
+    if ":" in user:
+        uid, gid = user.split(":", 1)
+        return int(uid), int(gid)
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
+# ----- landlock ----------------------------------------------------------------------------------
+
+_SYS_CREATE, _SYS_ADD_RULE, _SYS_RESTRICT = 444, 445, 446   # same numbers on x86-64 and arm64
+_PR_SET_NO_NEW_PRIVS = 38
+_EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+_FILE_RIGHTS = _EXECUTE | _WRITE_FILE | _READ_FILE | (1 << 14) | (1 << 15)  # + truncate, ioctl
+
+
+def _fs_rights(abi: int) -> int:
+    rights = (1 << 13) - 1                      # ABI 1: execute .. make_sym
+    if abi >= 2:
+        rights |= 1 << 13                       # refer
+    if abi >= 3:
+        rights |= 1 << 14                       # truncate
+    if abi >= 5:
+        rights |= 1 << 15                       # ioctl_dev
+    return rights
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock(read: list[str], write: list[str]) -> str:
+    """Confine the file system to ``read`` (read-only) and ``write`` (read-write) trees.
+
+    Returns a description of what was applied, or "" if Landlock is not available."""
+    if not sys.platform.startswith("linux"):
+        return ""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        abi = libc.syscall(_SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    except (OSError, AttributeError):
+        return ""
+    if abi < 1:
+        return ""
+    fs = _fs_rights(abi)
+    attr = _RulesetAttr(handled_access_fs=fs,
+                        handled_access_net=3 if abi >= 4 else 0,   # bind + connect TCP
+                        scoped=3 if abi >= 6 else 0)               # abstract sockets + signals
+    size = 8 if abi < 4 else 16 if abi < 6 else 24
+    ruleset = libc.syscall(_SYS_CREATE, ctypes.byref(attr), ctypes.c_size_t(size),
+                           ctypes.c_uint32(0))
+    if ruleset < 0:
+        return ""
+    read_rights = _READ_FILE | _READ_DIR
+    write_rights = fs & ~_EXECUTE
+    try:
+        for paths, rights in ((read, read_rights), (write, write_rights)):
+            for path in paths:
+                _allow(libc, ruleset, path, rights)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            return ""
+        if libc.syscall(_SYS_RESTRICT, ruleset, ctypes.c_uint32(0)) != 0:
+            return ""
+    finally:
+        os.close(ruleset)
+    extras = (", no TCP" if abi >= 4 else "") + (", no signals out" if abi >= 6 else "")
+    return f"landlock v{abi} (read-only python and staging, write scratch only{extras})"
+
+
+def _allow(libc: ctypes.CDLL, ruleset: int, path: str, rights: int) -> None:
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if not os.path.isdir(path):
+            rights &= _FILE_RIGHTS
+        rule = _PathBeneath(allowed_access=rights, parent_fd=fd)
+        libc.syscall(_SYS_ADD_RULE, ruleset, 1, ctypes.byref(rule), ctypes.c_uint32(0))
+    finally:
+        os.close(fd)
+
+
+def python_trees() -> list[str]:
+    """Where the interpreter, its standard library and installed packages live."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    for name in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            paths.add(sysconfig.get_paths()[name])
+        except KeyError:
+            pass
+    return sorted(p for p in paths if p)
+
+
+SYSTEM_TREES = ["/usr", "/lib", "/lib64", "/etc", "/dev/null", "/dev/urandom", "/dev/zero",
+                "/proc/self"]

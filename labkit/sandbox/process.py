@@ -1,0 +1,576 @@
+"""The grader's side of one sandboxed lab package: the child process, its staging folder, the
+request loop, and what happens when the child dies.
+
+One ``Sandbox`` per lab package per grading run. It starts a child on first use and starts a
+new one ("generation") after a crash, so one test's crash costs that test only. The child gets
+a staging copy of the submission and of labkit in a fresh temporary folder (never the
+repository itself), its own session and process group, a scratch folder as its only writable
+place, and the limits of ``Settings``. When it dies, goes silent or breaks the protocol, the
+call in progress raises ``SandboxCrash`` and the death is recorded in ``DEATHS`` (the pytest
+hook fails the test it happened in, whatever the grader made of the exception).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import SubmissionError
+from ..grading.labs import REPO
+from . import procs
+from .protocol import TAG, Channel, ChannelClosed, ChannelTimeout, ProtocolError
+from .remote import (SPECIAL_NAMES, ParentCodec, RemoteMeta, RemoteModule, RemoteNode,
+                     RemoteNodeMeta, RemoteObject, SandboxCrash, _method, attach_traceback,
+                     stale, student_frames)
+
+DEATHS: list[str] = []          # every unexpected end of a child, in order (for the pytest hook)
+# Set by the pytest hook: a crash poisons the rest of its test (no new child until the next
+# test), so a Hypothesis test whose every example hangs fails once, not once per example.
+TEST_SCOPED = False
+_LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
+_STAGING: dict[str, "Staging"] = {}
+SKIP_DIRS = {".git", "__pycache__", ".nox", ".hypothesis", ".venv", "venv", "node_modules",
+             "reports", ".pytest_cache", ".mypy_cache"}
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+@dataclass
+class Settings:
+    """Limits of a sandboxed child; each can be set by an environment variable."""
+
+    memory_mb: int = field(default_factory=lambda: _env_int("LABKIT_SANDBOX_MEMORY_MB", 1024))
+    cpu_s: int = field(default_factory=lambda: _env_int("LABKIT_SANDBOX_CPU_S", 900))
+    call_timeout: float = field(
+        default_factory=lambda: float(_env_int("LABKIT_SANDBOX_CALL_TIMEOUT", 60)))
+    import_timeout: float = field(
+        default_factory=lambda: float(_env_int("LABKIT_SANDBOX_IMPORT_TIMEOUT", 30)))
+    user: str = field(default_factory=lambda: os.environ.get(
+        "LABKIT_SANDBOX_USER", "nobody" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""))
+    landlock: bool = field(
+        default_factory=lambda: os.environ.get("LABKIT_SANDBOX_LANDLOCK", "1") != "0")
+    max_copy_mb: int = 50
+
+
+# ----- staging -----------------------------------------------------------------------------------
+
+@dataclass
+class Staging:
+    root: Path
+    lib: Path          # a copy of labkit's Python files (the child imports labkit from here)
+    impl: Path         # a copy of the submission (symbolic links are not followed)
+    source: Path       # the submission itself
+
+    def to_original(self, path: str) -> str:
+        for copy, original in ((self.impl, self.source), (self.lib, REPO)):
+            prefix = str(copy) + os.sep
+            if path.startswith(prefix):
+                return str(original / path[len(prefix):])
+        return path
+
+    def map_text(self, text: str) -> str:
+        return text.replace(str(self.impl) + os.sep, str(self.source) + os.sep).replace(
+            str(self.lib) + os.sep, str(REPO) + os.sep)
+
+
+def staging(source: Path, settings: Settings) -> Staging:
+    """A fresh copy of the submission and of labkit, readable by the child (one per Sandbox:
+    taken when grading of the lab starts, so later edits to the submission do not count)."""
+    root = Path(tempfile.mkdtemp(prefix="labkit-sandbox-"))
+    os.chmod(root, 0o755)
+    lib, impl = root / "lib", root / "impl"
+    _copy_tree(REPO / "labkit", lib / "labkit", lambda p: p.suffix == ".py", limit_mb=50)
+    try:
+        _copy_tree(source, impl, lambda p: True, limit_mb=settings.max_copy_mb)
+    except OverflowError as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        raise SubmissionError(f"{source} is too large to grade: {exc}") from None
+    st = _STAGING[str(root)] = Staging(root, lib, impl, source)
+    return st
+
+
+def _copy_tree(src: Path, dst: Path, keep, limit_mb: int) -> None:
+    """Copy regular files and folders (no symbolic links), readable by everyone."""
+    budget = limit_mb * 1024 * 1024
+    dst.mkdir(parents=True, exist_ok=True)
+    os.chmod(dst, 0o755)
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        here = Path(dirpath)
+        rel = here.relative_to(src)
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
+                             and not (here / d).is_symlink())
+        for d in dirnames:
+            (dst / rel / d).mkdir(exist_ok=True)
+            os.chmod(dst / rel / d, 0o755)
+        for name in filenames:
+            path = here / name
+            if path.is_symlink() or not path.is_file() or name.endswith(".pyc") or not keep(path):
+                continue
+            budget -= path.stat().st_size
+            if budget < 0:
+                raise OverflowError(f"more than {limit_mb} MB of files")
+            shutil.copyfile(path, dst / rel / name)
+            os.chmod(dst / rel / name, 0o644)
+
+
+def _scratch(settings: Settings) -> Path:
+    path = Path(tempfile.mkdtemp(prefix="labkit-scratch-"))
+    os.chmod(path, 0o700)
+    if settings.user and os.geteuid() == 0:
+        try:
+            from .confine import user_ids
+
+            uid, gid = user_ids(settings.user)
+            os.chown(path, uid, gid)
+        except (KeyError, ValueError, OSError):
+            pass
+    return path
+
+
+# ----- the sandbox -------------------------------------------------------------------------------
+
+class Sandbox:
+    """The child process hosting one lab package of one submission (see the module docstring)."""
+
+    def __init__(self, source: Path, package: str, settings: Settings | None = None):
+        self.source = Path(source).resolve()
+        self.package = package
+        self.settings = settings or Settings()
+        self.gen = 0
+        self.proc: subprocess.Popen | None = None
+        self.channel: Channel | None = None
+        self.codec: ParentCodec | None = None
+        self.token = ""
+        self.scratch: Path | None = None
+        self.layers: list[str] = []
+        self.classes: dict[tuple, type] = {}
+        self.modules: dict[str, RemoteModule] = {}
+        self._freectx: list[int] = []
+        self.poison = ""                 # why this test cannot use the sandbox any more
+        self.staging = staging(self.source, self.settings)
+        _LIVE.add(self)
+        procs.become_subreaper()
+
+    # -- life cycle --
+
+    def module(self) -> RemoteModule:
+        """Start the child and import the package; raise the import error as the student's."""
+        hello = self._spawn()
+        if "err" in hello:
+            try:
+                exc = self._decode_error(hello["err"])
+            finally:
+                self.stop()
+            raise exc
+        return self.module_proxy(self.package, (hello.get("ok") or {}).get("file"))
+
+    def module_proxy(self, name: str, file: str | None = None) -> RemoteModule:
+        mod = self.modules.get(name)
+        if mod is None:
+            mapped = self.staging.to_original(file) if isinstance(file, str) else None
+            mod = self.modules[name] = RemoteModule(self, name, mapped)
+        return mod
+
+    def _spawn(self) -> dict:
+        self.stop()
+        self.gen += 1
+        self.token = secrets.token_hex(12)
+        self.scratch = _scratch(self.settings)
+        st = self.staging
+        config = {"parent": os.getpid(), "package": self.package, "lib": str(st.lib),
+                  "impl": str(st.impl), "scratch": str(self.scratch),
+                  "memory_mb": self.settings.memory_mb, "cpu_s": self.settings.cpu_s,
+                  "user": self.settings.user, "landlock": self.settings.landlock}
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(st.lib), "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTHONNOUSERSITE": "1", "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
+               "LANG": "C.UTF-8", "HOME": str(self.scratch), "TMPDIR": str(self.scratch),
+               "LABKIT_SANDBOX_TOKEN": self.token}
+        if "LABKIT_JOB_TOKEN" in os.environ:        # grade_class finds a job's processes by it
+            env["LABKIT_JOB_TOKEN"] = os.environ["LABKIT_JOB_TOKEN"]
+        with open(self.scratch / "startup.txt", "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-s", "-m", "labkit.sandbox.child", json.dumps(config)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, cwd=self.scratch,
+                env=env, start_new_session=True, close_fds=True)
+        self.codec = ParentCodec(self, self.gen)
+        self.channel = Channel(self.proc.stdout.fileno(), self.proc.stdin.fileno(),
+                               serve=self.serve, timeout=self.settings.import_timeout,
+                               outgoing=self._outgoing, alive=self._alive)
+        try:
+            hello = self.channel.recv()
+        except ProtocolError as exc:
+            raise self._died(exc, f"importing {self.package}") from None
+        self.channel.timeout = self.settings.call_timeout
+        self.layers = [str(x) for x in hello.get("layers", [])][:10]
+        return hello
+
+    def _alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _ensure(self) -> None:
+        if self.channel is None and self.poison:
+            raise SandboxCrash(f"{self.poison} (earlier in this test; its sandbox is not "
+                               f"restarted before the next test)")
+        if self.channel is None:
+            hello = self._spawn()
+            if "err" in hello:
+                exc = self._decode_error(hello["err"])
+                self.stop()
+                raise SandboxCrash(f"{self.package} could not be imported again in a new "
+                                   f"sandboxed process: {type(exc).__name__}: {exc}")
+
+    def stop(self) -> None:
+        """Kill the child and everything it started (not a failure: the end of its use)."""
+        proc, self.proc = self.proc, None
+        self.channel = None
+        self.codec = None
+        if proc is not None:
+            for pipe in (proc.stdin, proc.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+            procs.kill_tree(proc.pid, proc.pid, f"LABKIT_SANDBOX_TOKEN={self.token}")
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+
+    def _died(self, exc: BaseException, doing: str = "running your code") -> SandboxCrash:
+        """The child failed us: record why, kill it, and say it in one sentence."""
+        proc = self.proc
+        code = None
+        if proc is not None and not isinstance(exc, ChannelTimeout):
+            try:
+                code = proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                code = None
+        output = self._last_output()
+        limits = self.settings
+        if isinstance(exc, ChannelTimeout):
+            why = (f"did not answer within {limits.call_timeout:g} s while {doing}: is there "
+                   f"an infinite loop? (the test did not finish in time)")
+            if "import" in doing:
+                why = (f"did not finish importing {self.package} within "
+                       f"{limits.import_timeout:g} s: is there an infinite loop at module level?")
+        elif code is None:
+            why = f"broke the sandbox protocol while {doing} ({exc})"
+        elif code < 0:
+            sig = -code
+            try:
+                name = signal.Signals(sig).name
+            except ValueError:
+                name = f"signal {sig}"
+            hint = {signal.SIGXCPU: f": it used up its CPU time limit of {limits.cpu_s} s",
+                    signal.SIGKILL: f": perhaps it went over the memory limit of "
+                                    f"{limits.memory_mb} MB"}.get(sig, "")
+            why = f"was killed by {name} while {doing}{hint}"
+        else:
+            why = (f"exited with code {code} while {doing}: student code must never end the "
+                   f"process (sys.exit, os._exit, exit(), quit())")
+        message = f"the sandboxed process running {self.package} {why}"
+        if output:
+            message += f". Its last output: {output}"
+        DEATHS.append(message)
+        if TEST_SCOPED:
+            self.poison = message
+        self.stop()
+        return SandboxCrash(message)
+
+    def _last_output(self) -> str:
+        if self.scratch is None:
+            return ""
+        chunks = []
+        for name in ("startup.txt", "output.txt"):
+            try:
+                with open(self.scratch / name, "rb") as f:
+                    f.seek(0, os.SEEK_END)
+                    f.seek(max(0, f.tell() - 400))
+                    chunks.append(f.read().decode("utf-8", "replace"))
+            except OSError:
+                pass
+        text = " | ".join(line.strip() for c in chunks for line in c.splitlines() if line.strip())
+        return self.staging.map_text(text[-400:])
+
+    # -- requests --
+
+    def call(self, frame: dict, node: RemoteNode | None = None) -> Any:
+        """A generic request (getattr, setattr, call, callm, iter, newnode): encode its
+        values, send it, apply the actions that come back, return the value or raise."""
+        self._ensure()
+        codec = self.codec
+        for key in ("obj", "a", "kw", "v", "cls"):
+            if key in frame:
+                frame[key] = codec.encode(frame[key])
+        reply = self._request(frame)
+        if node is not None and "ok" in reply:
+            self._decoded(codec.bind, node, reply["ok"])
+        self._apply(reply.get("act"))
+        if "err" in reply:
+            raise self._decoded(self._decode_error, reply["err"])
+        return None if node is not None else self._decoded(codec.decode, reply.get("ok"))
+
+    def event(self, frame: dict, gen: int) -> None:
+        """A node event: the hot path (the frame is plain JSON already)."""
+        if gen != self.gen or self.channel is None:
+            raise stale("node")
+        reply = self._request(frame)
+        act = reply.get("act")
+        if act:
+            self._apply(act)
+        if "err" in reply:
+            raise self._decoded(self._decode_error, reply["err"])
+
+    def _decoded(self, fn, *args: Any) -> Any:
+        """Decode what the child sent; anything malformed is a protocol breach (a crash)."""
+        try:
+            return fn(*args)
+        except (ProtocolError, RecursionError, KeyError, IndexError, TypeError, ValueError,
+                AttributeError) as exc:
+            if not isinstance(exc, ProtocolError):
+                exc = ProtocolError(f"a malformed reply ({type(exc).__name__}: {exc})")
+            raise self._died(exc) from None
+
+    def _request(self, frame: dict) -> dict:
+        channel = self.channel
+        try:
+            return channel.request(frame)
+        except ProtocolError as exc:
+            raise self._died(exc) from None
+        except BaseException:
+            # Interrupted (a pytest timeout, Ctrl-C) in the middle of a request: the child's
+            # state is unknown, so it goes.
+            message = (f"the sandboxed process running {self.package} was stopped in the "
+                       f"middle of a call (the test was interrupted: did not finish in time)")
+            DEATHS.append(message)
+            if TEST_SCOPED:
+                self.poison = message
+            self.stop()
+            raise
+
+    def _apply(self, actions: Any) -> None:
+        """Apply the actions of hosted nodes to the real runtime, in order. Their shape is
+        checked first (a malformed one is a protocol breach); what they do is checked by the
+        runtime, and what that raises (a contract error, a checker's verdict) propagates."""
+        if not actions:
+            return
+        if type(actions) is not list:
+            raise self._died(ProtocolError("actions that are not a list"))
+        proxies = self.codec.proxies
+        for action in actions:
+            if type(action) is not list or len(action) < 3 or type(action[0]) is not int:
+                raise self._died(ProtocolError(f"a malformed action {str(action)[:80]}"))
+            node = proxies.get(action[0])
+            if isinstance(node, RemoteNode):
+                self._decoded(check_action, action)
+                try:
+                    node._lk_apply(action)
+                except ProtocolError as exc:
+                    raise self._died(exc) from None
+
+    def _decode_error(self, data: Any) -> BaseException:
+        exc = self.codec.decode(data)
+        if not isinstance(exc, BaseException):
+            raise ProtocolError("an error that is not an exception")
+        return exc
+
+    def _outgoing(self) -> dict:
+        out = {}
+        if self.codec is not None and self.codec.released:
+            out["rel"] = self.codec.take_released()
+        if self._freectx:
+            out["freectx"], self._freectx = self._freectx, []
+        return out
+
+    def track_context(self, ctx: Any) -> None:
+        weakref.finalize(ctx, self._freectx.append, ctx.id)
+
+    # -- callbacks: the child calls the grader's objects --
+
+    def serve(self, frame: dict) -> dict:
+        codec = self.codec
+        if "rel" in frame:
+            codec.drop(frame["rel"] if isinstance(frame["rel"], list) else [])
+        op = frame.get("op")
+        obj = codec.lookup(frame.get("ref"))
+        try:
+            if op in ("callm", "getattr"):
+                name = frame.get("name")
+                if not isinstance(name, str) or name.startswith("_"):
+                    raise AttributeError(f"the grader's objects share no attribute {name!r}")
+                value = getattr(obj, name)
+                if op == "getattr":
+                    if getattr(value, "__self__", None) is obj and callable(value):
+                        return {"ok": {TAG: "method"}}
+                    return {"ok": codec.encode(value)}
+                obj = value
+            elif op != "call":
+                raise ProtocolError(f"an unknown callback {op!r}")
+            args, kwargs = codec.decode(frame.get("a", [])), codec.decode(frame.get("kw", {}))
+            if type(args) is not list or type(kwargs) is not dict:
+                raise ProtocolError("malformed callback arguments")
+            return {"ok": codec.encode(obj(*args, **kwargs))}
+        except BaseException as exc:  # noqa: BLE001 - sorted below
+            if _aborts(exc):
+                raise
+            return {"err": codec.encode(exc)}
+
+    # -- mirrors of the child's classes and exceptions --
+
+    def mirror_class(self, info: dict, gen: int) -> type:
+        mod, qual = str(info.get("mod")), str(info.get("qual"))
+        key = ("path", mod, qual) if info.get("path") is True else ("ref", gen, info.get("ref"))
+        known = self.classes.get(key)
+        if known is not None:
+            return known
+        name = str(info.get("name", "object"))
+        name = name if name.isidentifier() else "StudentClass"
+        ns: dict[str, Any] = {"__module__": mod, "__qualname__": qual, "_lk_sandbox": self,
+                              "_lk_gen": gen,
+                              "_lk_info": {"ref": info.get("ref"), "mod": mod, "qual": qual,
+                                           "name": name, "path": info.get("path") is True}}
+        kind = info.get("kind")
+        if kind == "exc":
+            bases = []
+            for b in info.get("bases", []) if isinstance(info.get("bases"), list) else []:
+                base = self.codec.decode(b)
+                if isinstance(base, type) and issubclass(base, BaseException):
+                    bases.append(base if issubclass(base, Exception) else self.exit_mirror(base))
+            ns["__str__"] = _mirror_str
+            try:
+                cls = type(name, tuple(bases) or (Exception,), ns)
+            except TypeError:
+                cls = type(name, (bases[0] if bases else Exception,), ns)
+        else:
+            for m in _names(info.get("methods")):
+                if not m.startswith("_"):
+                    ns[m] = _method(m)
+            if kind == "node":
+                cls = RemoteNodeMeta(name, (RemoteNode,), ns)
+            else:
+                for d in _names(info.get("dunders")):
+                    if d in SPECIAL_NAMES:
+                        ns[d] = _method(d)
+                cls = RemoteMeta(name, (RemoteObject,), ns)
+        self.classes[key] = cls
+        return cls
+
+    def exit_mirror(self, cls: type) -> type:
+        """SystemExit, KeyboardInterrupt & co. raised by student code come back as ordinary
+        exceptions of the same name: they can fail a test, never stop the grader."""
+        key = ("exit", cls.__name__)
+        known = self.classes.get(key)
+        if known is None:
+            known = self.classes[key] = type(cls.__name__, (Exception,),
+                                             {"__module__": "builtins", "__str__": _mirror_str})
+        return known
+
+    def rebuild_exception(self, v: dict, codec: ParentCodec, depth: int = 0) -> BaseException:
+        cls = codec.decode(v.get("cls"))
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+            raise ProtocolError("an exception whose class is not an exception class")
+        if not issubclass(cls, Exception):
+            cls = self.exit_mirror(cls)
+        args = codec.decode(v.get("args"))
+        args = args if isinstance(args, list) else []
+        try:
+            exc = cls.__new__(cls, *args)
+        except Exception:  # noqa: BLE001 - a class whose __new__ wants other arguments
+            exc = cls.__new__(cls)
+        try:
+            exc.args = tuple(args)
+        except (TypeError, AttributeError):
+            pass
+        text = v.get("str")
+        exc._lk_str = self.staging.map_text(text) if isinstance(text, str) else ""
+        attrs = codec.decode(v.get("attrs", {}))
+        for k, x in (attrs.items() if isinstance(attrs, dict) else ()):
+            if isinstance(k, str) and k.isidentifier() and not k.startswith("_"):
+                try:
+                    setattr(exc, k, x)
+                except (AttributeError, TypeError):
+                    pass
+        exc._lk_cref = v.get("ref")
+        exc._lk_gen = codec.gen
+        syntax = v.get("syntax")
+        if isinstance(exc, SyntaxError) and isinstance(syntax, list) and len(syntax) == 5:
+            filename, lineno, offset, line, msg = syntax
+            exc.filename = self.staging.to_original(filename) if isinstance(filename, str) else None
+            exc.lineno = lineno if isinstance(lineno, int) else None
+            exc.offset = offset if isinstance(offset, int) else None
+            exc.text = line if isinstance(line, str) else None
+            exc.msg = msg if isinstance(msg, str) else "invalid syntax"
+        cause = v.get("cause")
+        if isinstance(cause, dict) and cause.get(TAG) == "x" and depth < 5:
+            exc.__cause__ = self.rebuild_exception(cause, codec, depth + 1)
+        return attach_traceback(exc, student_frames(v.get("tb"), self.staging.to_original))
+
+
+_SHAPES = {"s": (4, (str, str)), "t": (5, (str, (int, float), (str, type(None)))),
+           "r": (4, (int, str)), "c": (3, (str,)), "l": (3, (str,)), "a": (4, (object, str)),
+           "p": (4, (str, str)), "d": (3, (str,))}
+
+
+def check_action(action: list) -> None:
+    """The shape of an action from the child (its content is checked by the real runtime)."""
+    shape = _SHAPES.get(action[1])
+    if shape is None or len(action) != shape[0] or not all(
+            isinstance(x, t) for x, t in zip(action[2:], shape[1])):
+        raise ProtocolError(f"a malformed action {str(action)[:80]}")
+
+
+def _mirror_str(self: BaseException) -> str:
+    text = getattr(self, "_lk_str", None)
+    return text if isinstance(text, str) else Exception.__str__(self)
+
+
+def _names(value: Any) -> list[str]:
+    return [n for n in value if isinstance(n, str) and n.isidentifier()] \
+        if isinstance(value, list) else []
+
+
+def _aborts(exc: BaseException) -> bool:
+    """Exceptions that must stop the run rather than travel to student code."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit, ProtocolError)):
+        return True
+    mod = type(exc).__module__ or ""
+    return not isinstance(exc, Exception) and mod.startswith(("_pytest", "pytest", "hypothesis"))
+
+
+def new_test() -> None:
+    """A new test starts: sandboxes poisoned by a crash in the previous one may restart."""
+    for sb in list(_LIVE):
+        sb.poison = ""
+
+
+def shutdown_all() -> None:
+    """Stop every sandboxed child of this process and remove the staging folders."""
+    for sb in list(_LIVE):
+        sb.stop()
+    for st in list(_STAGING.values()):
+        shutil.rmtree(st.root, ignore_errors=True)
+    _STAGING.clear()
+
+
+atexit.register(shutdown_all)
+
+__all__ = ["Sandbox", "Settings", "DEATHS", "shutdown_all", "SandboxCrash", "ChannelClosed"]

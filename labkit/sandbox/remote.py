@@ -1,0 +1,397 @@
+"""What the graders hold in ``--sandbox`` mode: proxies of the objects living in the child.
+
+* ``RemoteModule``: the lab package. Attribute reads go to the child; classes and functions come
+  back as proxies that survive a restart of the child (they are found again by module and name).
+* ``RemoteNode``: a ``labkit.Node`` the simulator constructs and drives as usual. Each handler
+  call sends the event to the child and applies the actions the real node took there (sends,
+  replies, timers, log lines, applies, storage writes) to the real runtime, in order; an
+  exception comes back and is raised here with the student's file and line. Any other attribute
+  (``raft_state()``, ``peek(key)``, ``count``) is read from the child.
+* ``RemoteObject``: any other student object (a circuit breaker, a hash ring); methods, attributes
+  and special methods are forwarded. The grader's objects passed in (a fake clock, a function,
+  a ``random.Random``) are lent by reference: the child calls back.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ContractError, StudentCodeError
+from ..node import Node, Request
+from ..simulator import describe_event, is_student_file
+from .protocol import TAG, Codec, ProtocolError, class_tag
+from .tracebacks import fake_traceback
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .process import Sandbox
+
+_decode_json = json.JSONDecoder().decode
+
+
+def _loads(data: str) -> Any:
+    try:
+        return _decode_json(data)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"an action whose payload is not JSON ({str(exc)[:80]})") from None
+
+# Special methods a proxy class forwards when the student's class defines them (iteration is
+# always forwarded, as a list).
+SPECIAL_NAMES = frozenset(("__len__", "__contains__", "__getitem__", "__setitem__", "__delitem__",
+                           "__eq__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__bool__",
+                           "__str__", "__repr__", "__call__"))
+
+
+class SandboxCrash(StudentCodeError):
+    """The sandboxed process died, went silent or broke the protocol while running student
+    code. Always a failure of the test it happened in."""
+
+
+class StaleObject(StudentCodeError):
+    """An object of a sandboxed process that has been stopped since (after an earlier crash)."""
+
+
+# ----- the codec of the trusted side -------------------------------------------------------------
+
+class ParentCodec(Codec):
+    def __init__(self, sandbox: "Sandbox", gen: int):
+        super().__init__()
+        self.sandbox = sandbox
+        self.gen = gen
+
+    # -- encoding: what we send to the child --
+
+    def encode_other(self, v: Any) -> Any:
+        if isinstance(v, RemoteFunction) and v._lk_path is not None:
+            return {TAG: "cp", "mod": v._lk_path[0], "qual": v._lk_path[1]}
+        if isinstance(v, (RemoteObject, RemoteNode, RemoteFunction)):
+            return {TAG: "r", "ref": v._lk_ref_in(self.gen)}
+        if isinstance(v, RemoteModule):
+            return {TAG: "cp", "mod": v.__name__, "qual": ""}
+        if isinstance(v, type):
+            info = v.__dict__.get("_lk_info")
+            if info is not None:
+                if info.get("path"):
+                    return {TAG: "cp", "mod": info["mod"], "qual": info["qual"]}
+                if v.__dict__.get("_lk_gen") != self.gen:
+                    raise stale(info.get("name", "class"))
+                return {TAG: "r", "ref": info["ref"]}
+            tag = class_tag(v)
+            if tag is not None:
+                return tag
+            out = {TAG: "c", "ref": self.export(v), "name": v.__name__,
+                   "kind": "exc" if issubclass(v, BaseException) else "plain"}
+            if issubclass(v, BaseException):
+                out["bases"] = [self.encode(b) for b in v.__bases__
+                                if issubclass(b, BaseException)]
+            return out
+        if isinstance(v, BaseException):
+            ref = getattr(v, "_lk_cref", None)
+            if ref is not None and getattr(v, "_lk_gen", None) == self.gen:
+                return {TAG: "r", "ref": ref}
+            return {TAG: "x", "cls": self.encode(type(v)), "args": self.encode(list(v.args)),
+                    "str": str(v), "ref": self.export(v)}
+        plain = self.encode_plainish(v)
+        if plain is not NotImplemented:
+            return plain
+        return {TAG: "o", "ref": self.export(v), "name": type(v).__name__}
+
+    # -- decoding: what the child sends us --
+
+    def decode_other(self, kind: str, v: dict) -> Any:
+        if kind == "r":
+            return self.lookup(v.get("ref"))
+        if kind == "o":
+            ref = v.get("ref")
+            proxy = self.proxies.get(ref)
+            if proxy is not None:
+                return proxy
+            cls = self.decode(v.get("cls"))
+            if not (isinstance(cls, type) and issubclass(cls, (RemoteObject, RemoteNode))):
+                cls = self.sandbox.mirror_class({TAG: "c", "ref": -1, "name": "object",
+                                                 "mod": "?", "qual": "object", "kind": "plain"},
+                                                self.gen)
+            return self.bind(cls.__new__(cls), ref)
+        if kind == "fn":
+            ref = v.get("ref")
+            proxy = self.proxies.get(ref)
+            if proxy is None:
+                proxy = self.bind(RemoteFunction(self.sandbox, str(v.get("name")),
+                                                 (v.get("mod"), v.get("qual")) if v.get("path")
+                                                 else None), ref)
+            return proxy
+        if kind == "c":
+            return self.sandbox.mirror_class(v, self.gen)
+        if kind == "m":
+            return self.sandbox.module_proxy(str(v.get("name")))
+        if kind == "x":
+            return self.sandbox.rebuild_exception(v, self)
+        if kind == "method":
+            raise ProtocolError("a method marker where a value was expected")
+        raise ProtocolError(f"unknown value tag {kind!r}")
+
+    def bind(self, proxy: Any, ref: Any) -> Any:
+        if type(ref) is not int:
+            raise ProtocolError(f"a bad object reference {ref!r}")
+        object.__setattr__(proxy, "_lk_ref", ref)
+        object.__setattr__(proxy, "_lk_gen", self.gen)
+        object.__setattr__(proxy, "_lk_sandbox", self.sandbox)
+        return self.remember(ref, proxy)
+
+
+def stale(what: str) -> StaleObject:
+    return StaleObject(f"this {what} belonged to a sandboxed process that was stopped after an "
+                       f"earlier failure; it cannot be used any more")
+
+
+# ----- proxies -----------------------------------------------------------------------------------
+
+class _Bound:
+    """Shared by proxies of one child object: its reference and generation."""
+
+    _lk_ref: int
+    _lk_gen: int
+    _lk_sandbox: "Sandbox"
+
+    def _lk_ref_in(self, gen: int) -> int:
+        if self._lk_gen != gen:
+            raise stale(type(self).__name__ + " object")
+        return self._lk_ref
+
+    def _lk_callm(self, name: str, args: tuple, kwargs: dict) -> Any:
+        return self._lk_sandbox.call({"op": "callm", "obj": self, "name": name, "a": args,
+                                      "kw": kwargs})
+
+    def _lk_getattr(self, name: str) -> Any:
+        if name.startswith("_lk_") or name in ("__getstate__", "__deepcopy__", "__copy__"):
+            raise AttributeError(name)
+        return self._lk_sandbox.call({"op": "getattr", "obj": self, "name": name})
+
+
+def _method(name: str):
+    def method(self, *args: Any, **kwargs: Any) -> Any:
+        return self._lk_callm(name, args, kwargs)
+    method.__name__ = name
+    return method
+
+
+class RemoteMeta(type):
+    """Metaclass of proxy classes of plain student classes: calling the class builds the
+    object in the child; reading a class attribute reads it there."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        base = next(k for k in cls.__mro__ if "_lk_info" in k.__dict__)
+        sb: "Sandbox" = base._lk_sandbox
+        obj = sb.call({"op": "call", "obj": base, "a": args, "kw": kwargs})
+        if cls is not base and isinstance(obj, base) and type(obj) is base:
+            object.__setattr__(obj, "__class__", cls)   # a grader's subclass of the proxy
+        return obj
+
+    def __getattr__(cls, name: str) -> Any:
+        info = cls.__dict__.get("_lk_info")
+        if info is None or name.startswith("_lk_") or name.startswith("__"):
+            raise AttributeError(name)
+        return cls._lk_sandbox.call({"op": "getattr", "obj": cls, "name": name})
+
+
+class RemoteNodeMeta(type):
+    """Metaclass of proxy classes of node classes: class attributes are read in the child."""
+
+    def __getattr__(cls, name: str) -> Any:
+        info = cls.__dict__.get("_lk_info")
+        if info is None or name.startswith("_lk_") or name.startswith("__"):
+            raise AttributeError(name)
+        return cls._lk_sandbox.call({"op": "getattr", "obj": cls, "name": name})
+
+
+class RemoteObject(_Bound, metaclass=RemoteMeta):
+    """A proxy of a plain student object (see the module docstring)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self._lk_getattr(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_lk_"):
+            object.__setattr__(self, name, value)
+            return
+        self._lk_sandbox.call({"op": "setattr", "obj": self, "name": name, "v": value})
+
+    def __iter__(self):
+        return iter(self._lk_sandbox.call({"op": "iter", "obj": self}))
+
+
+class RemoteFunction(_Bound):
+    """A proxy of a student function (module-level ones survive a restart of the child)."""
+
+    def __init__(self, sandbox: "Sandbox", name: str, path: tuple | None):
+        object.__setattr__(self, "_lk_sandbox", sandbox)
+        self.__name__ = name
+        self._lk_path = path
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._lk_sandbox.call({"op": "call", "obj": self, "a": args, "kw": kwargs})
+
+    def __repr__(self) -> str:
+        return f"<student function {self.__name__} (sandboxed)>"
+
+
+class RemoteModule(ModuleType):
+    """The lab package as the graders see it in ``--sandbox`` mode."""
+
+    def __init__(self, sandbox: "Sandbox", name: str, file: str | None):
+        super().__init__(name)
+        self._lk_sandbox = sandbox
+        self._lk_cache: dict[str, Any] = {}
+        if file:
+            self.__file__ = file
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name not in ("__all__", "__version__"):
+            raise AttributeError(name)
+        if name in self._lk_cache:
+            return self._lk_cache[name]
+        value = self._lk_sandbox.call({"op": "getattr", "obj": self, "name": name})
+        if isinstance(value, (type, RemoteFunction, RemoteModule)) or \
+                isinstance(value, (str, int, float, bool, tuple, frozenset)) or value is None:
+            self._lk_cache[name] = value            # stable: classes, functions, constants
+        return value
+
+    def __repr__(self) -> str:
+        return f"<sandboxed module {self.__name__!r} from {getattr(self, '__file__', '?')}>"
+
+
+class _Context:
+    """Parent-side state of one simulation runtime: the requests delivered to its nodes."""
+
+    _next = 1
+
+    def __init__(self, runtime: Any):
+        self.runtime = runtime
+        self.id = _Context._next
+        _Context._next += 1
+        self.requests: dict[int, Request] = {}
+
+
+_contexts: weakref.WeakValueDictionary[int, _Context] = weakref.WeakValueDictionary()
+
+
+class RemoteNode(_Bound, Node, metaclass=RemoteNodeMeta):
+    """A node whose real object lives in the sandboxed child (see the module docstring)."""
+
+    def __init__(self, node_id: str, peers: tuple[str, ...], runtime: Any, storage: Any,
+                 rng: Any):
+        Node.__init__(self, node_id, peers, runtime, storage, rng)
+        ctx = _contexts.get(id(runtime))
+        if ctx is None or ctx.runtime is not runtime:
+            ctx = _Context(runtime)
+            _contexts[id(runtime)] = ctx
+        self._lk_ctx = ctx
+        base = next(k for k in type(self).__mro__ if "_lk_info" in k.__dict__)
+        sb: "Sandbox" = base._lk_sandbox
+        version, internal, gauss = rng.getstate()
+        self._lk_writes = storage.writes
+        sb.call({"op": "newnode", "cls": base, "id": node_id, "peers": list(peers),
+                 "nodes": sorted((node_id, *peers)), "ctx": ctx.id, "storage": storage.raw(),
+                 "rng": [version, list(internal), gauss]}, node=self)
+        self._lk_writes = storage.writes
+        sb.track_context(ctx)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_lk_") or name.startswith("__"):
+            raise AttributeError(name)
+        return self._lk_getattr(name)
+
+    # -- events --
+
+    def on_start(self) -> None:
+        self._lk_event("s", [])
+
+    def on_message(self, src: str, msg: dict) -> None:
+        self._lk_event("m", [src, msg])
+
+    def on_timer(self, name: str, data: dict) -> None:
+        self._lk_event("t", [name, data])
+
+    def on_request(self, request: Request) -> None:
+        self._lk_ctx.requests[request.id] = request
+        self._lk_event("q", [request.id, request.client, request.body])
+
+    def _lk_event(self, kind: str, args: list) -> None:
+        frame = {"op": "ev", "n": self._lk_ref, "k": kind, "a": args, "now": self._rt.now}
+        if self.storage.writes != self._lk_writes:        # someone else wrote: resend it all
+            frame["sync"] = self.storage.raw()
+            self._lk_writes = self.storage.writes
+        try:
+            self._lk_sandbox.event(frame, self._lk_gen)
+        except SandboxCrash as crash:
+            what = {"s": "on_start", "m": lambda: ("message", args[0], json.dumps(args[1])),
+                    "t": lambda: ("timer", args[0]), "q": lambda: ("request", args[2])}[kind]
+            event = describe_event(what() if callable(what) else what)
+            raise SandboxCrash(f"{crash} (it was running {self.id}'s handler for {event} at "
+                               f"t={self._rt.now:.3f}s)", node=self.id, event=event,
+                               time=self._rt.now) from None
+
+    def _lk_apply(self, action: list) -> None:
+        """Do here what the real node did in the child (one action, in order)."""
+        kind = action[1]
+        rt = self._rt
+        if kind == "s":
+            rt.send(self.id, action[2], _loads(action[3]))
+        elif kind == "t":
+            rt.set_timer(self.id, action[2], action[3],
+                         {} if action[4] is None else _loads(action[4]))
+        elif kind == "r":
+            request = self._lk_ctx.requests.get(action[2])
+            if request is None:
+                raise ContractError(f"{self.id} replied to request #{action[2]}, which is not "
+                                    f"a client request it received")
+            rt.reply(self.id, request, _loads(action[3]))
+        elif kind == "c":
+            rt.cancel_timer(self.id, action[2])
+        elif kind == "l":
+            rt.log(self.id, str(action[2]))
+        elif kind == "a":
+            rt.apply(self.id, action[2], _loads(action[3]))
+        elif kind == "p":
+            self.storage.put(action[2], _loads(action[3]))
+            self._lk_writes = self.storage.writes
+        elif kind == "d":
+            self.storage.delete(action[2])
+            self._lk_writes = self.storage.writes
+        else:
+            raise ProtocolError(f"unknown action {kind!r}")
+
+
+def student_frames(frames: Any, mapper: Any) -> list[tuple[str, int, str]]:
+    """The frames of an exception reported by the child that are in student files, with the
+    staging paths turned back into the submission's own paths."""
+    out = []
+    if not isinstance(frames, list):
+        return out
+    for f in frames[-40:]:
+        if not (isinstance(f, list) and len(f) == 3 and isinstance(f[0], str)
+                and isinstance(f[1], int) and isinstance(f[2], str)):
+            continue
+        path = mapper(f[0])
+        if is_student_file(path):
+            out.append((path, f[1], f[2]))
+    return out
+
+
+def attach_traceback(exc: BaseException, frames: list[tuple[str, int, str]]) -> BaseException:
+    """Give ``exc`` the student's frames; an exception always leaves here with a traceback
+    (pytest's ``ExceptionInfo.from_exception`` insists on one)."""
+    tb = fake_traceback(frames)
+    if tb is None:
+        try:
+            raise exc
+        except BaseException:  # noqa: BLE001 - only to attach this frame as the traceback
+            tb = exc.__traceback__
+    return exc.with_traceback(tb)
+
+
+__all__ = ["RemoteModule", "RemoteNode", "RemoteObject", "RemoteFunction", "ParentCodec",
+           "SandboxCrash", "StaleObject", "Path"]
