@@ -503,9 +503,12 @@ def grade_hostile(name: str, tmp_path: Path, *extra: str, env: dict | None = Non
     cmd = [sys.executable, "-m", "pytest", *[f"graders/{p}" for p in HOSTILE_LABS], "--impl",
            str(sub), "--report-dir", str(reports), "-q", "-p", "no:cacheprovider",
            "-m", "not live", *(["--sandbox"] if sandbox else []), *extra]
+    token = f"LABKIT_JOB_TOKEN=hostile-{name}-{os.getpid()}-{time.monotonic_ns()}"
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONHASHSEED": "0",
-                               "LABKIT_SANDBOX_MEMORY_MB": "400", **(env or {})})
+                               "LABKIT_SANDBOX_MEMORY_MB": "400",
+                               "LABKIT_JOB_TOKEN": token.split("=", 1)[1], **(env or {})})
+    proc.token = token          # every sandboxed child of that run carries it
     return proc, reports
 
 
@@ -533,7 +536,7 @@ def test_hostile_submission_scores_what_honest_code_earns(name, tmp_path):
     assert "1000" not in (reports / "score.md").read_text()
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]   # tests failed
     assert "submission conftest.py was loaded" not in proc.stdout + proc.stderr
-    assert not tokens_alive("LABKIT_SANDBOX_TOKEN=")
+    assert not tokens_alive(proc.token)
 
 
 @pytest.mark.timeout(600)
@@ -547,7 +550,7 @@ def test_a_forked_daemon_does_not_outlive_grading(tmp_path):
     time.sleep(1.5)
     assert (reports / "score.json").read_text() == written
     assert json.loads(written)["score"] == 0
-    assert not tokens_alive("LABKIT_SANDBOX_TOKEN=")
+    assert not tokens_alive(proc.token)
 
 
 @pytest.mark.timeout(600)

@@ -234,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds one call into student code may take (default "
                              "%(default)g): a handler that loops fails its test this fast")
     parser.add_argument("--live", action="store_true",
-                        help="also run the live tests (real processes and ports)")
+                        help="also run the live tests (real processes and ports; their node "
+                             "processes run student code outside the sandbox's confinement)")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder")
