@@ -9,8 +9,6 @@ Grader suites use ``lab_fixture`` to get the code under test:
 
 from __future__ import annotations
 
-import pytest
-
 from .labs import LABS, Lab, find_lab
 from .loader import load_lab, require
 
@@ -18,6 +16,7 @@ from .loader import load_lab, require
 def lab_fixture(package: str):
     """A session-scoped fixture that imports ``package`` from ``--impl`` (or fails the test
     with a ``SubmissionError`` that names the file and line)."""
+    import pytest  # here, not at the top: noxfile.py imports labkit.grading.labs without pytest
 
     @pytest.fixture(scope="session", name="lab")
     def lab():
