@@ -50,7 +50,7 @@ def _grader_args(posargs: list[str]) -> list[str]:
             rest.append(arg)
     if not paths:
         paths = [str(lab.grader_dir.relative_to(ROOT)) for lab in available_labs()] or ["graders"]
-    return [*paths, "-q", "--no-header", "-rN", "--tb=line", *rest]
+    return [*paths, "-q", "--no-header", "-rN", "--tb=no", *rest]
 
 
 @nox.session

@@ -91,7 +91,11 @@ def to_markdown(results: list[TestResult], impl: str, warnings: list[str] = ()) 
     return "\n".join(lines) + "\n"
 
 
-def to_terminal(results: list[TestResult], width: int = 100) -> list[str]:
+def to_terminal(results: list[TestResult], width: int = 100, full_messages: int = 3) -> list[str]:
+    """The score table; when at most ``full_messages`` tests failed (say, one test run with
+    ``-k``), their whole messages follow it, else the first line of each is shown inline."""
+    failed = [r for r in results if r.status != "passed"]
+    full = 0 < len(failed) <= full_messages
     out: list[str] = []
     for p, s, m in lab_totals(results):
         out.append("")
@@ -102,7 +106,7 @@ def to_terminal(results: list[TestResult], width: int = 100) -> list[str]:
             mark = "ok " if r.status == "passed" else "-- "
             name = r.name if len(r.name) <= width - 24 else r.name[: width - 27] + "..."
             out.append(f"  {mark}{r.number:<6}{name:<{width - 24}}{r.score:>5g} / {r.max_score:<4g}")
-            if r.status != "passed" and r.output:
+            if r.status != "passed" and r.output and not full:
                 lines = r.output.strip().splitlines()
                 out.append(f"         {lines[0][: width - 9]}")
                 out += [f"         {line.strip()}" for line in lines if "nox -s replay --" in line]
@@ -110,6 +114,8 @@ def to_terminal(results: list[TestResult], width: int = 100) -> list[str]:
     max_total = sum(r.max_score for r in results)
     out.append("")
     out.append(f"{'TOTAL':<{width - 14}}{total:>6g} / {max_total:<5g}")
+    for r in failed if full else []:
+        out += ["", f"{r.number} {r.name}:"] + [f"  {line}" for line in r.output.rstrip().splitlines()]
     return out
 
 
