@@ -34,7 +34,9 @@ from .release import instructor_only, repository_files
 from .submissions import InvalidSubmission, find_impl, unpack
 
 SETUP = r"""#!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder image.
+# Gradescope runs this once, as root, when it builds the autograder image. Pick the Ubuntu
+# 24.04 base image if you can (its Python 3.12 is used as is); on an older image, Python 3.11
+# comes from apt.
 set -euo pipefail
 ROOT="${LABKIT_AUTOGRADER_ROOT:-/autograder}"
 pick() {
