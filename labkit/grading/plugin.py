@@ -212,13 +212,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     impl = str(loader.impl_dir())
     elapsed = time.monotonic() - _started
+    warnings = _lint_warnings(results)
     json_path, md_path = write_reports(results, Path(config.getoption("--report-dir")), elapsed,
-                                       display_path(impl), _lint_warnings(results))
+                                       display_path(impl), warnings)
     tr = terminalreporter
     tr.write_sep("=", f"score report ({display_path(impl)})")
     for line in to_terminal(results):
         tr.write_line(line)
-    warnings = _lint_warnings(results)
     if warnings:
         tr.write_line("")
         tr.write_line("Warnings (no points taken; these usually break determinism):")
