@@ -109,7 +109,7 @@ def release(session: nox.Session) -> None:
     """Write the student repository: nox -s release -- DIR [--force]. Checks that its own
     `nox -s grade` scores the starters 0 cleanly and that no reference code leaked."""
     session.install(*DEPS, "nox")
-    session.run("python", "-m", "labkit.instructor.release", *session.posargs, env=ENV)
+    session.run("python", "-m", "instructor.release", *session.posargs, env=ENV)
 
 
 @nox.session
@@ -117,11 +117,11 @@ def grade_class(session: nox.Session) -> None:
     """Grade every submission (folder or zip) of a folder, sandboxed, into a gradebook:
     nox -s grade_class -- SUBMISSIONS [--jobs N] [--resume] [--out DIR] [--labs lab1,lab2]."""
     session.install(*DEPS)
-    session.run("python", "-m", "labkit.instructor.grade_class", *session.posargs, env=ENV)
+    session.run("python", "-m", "instructor.grade_class", *session.posargs, env=ENV)
 
 
 @nox.session
 def gradescope(session: nox.Session) -> None:
     """Build the Gradescope autograder bundle: nox -s gradescope -- OUT.zip [--labs lab2]."""
     session.install(*DEPS)
-    session.run("python", "-m", "labkit.instructor.gradescope", *session.posargs, env=ENV)
+    session.run("python", "-m", "instructor.gradescope", *session.posargs, env=ENV)

@@ -1,4 +1,4 @@
-"""The instructor workflow (labkit.instructor): the student release and its leak check, what a
+"""The instructor workflow (instructor): the student release and its leak check, what a
 submission is, grading a class into a gradebook that never loses a row, and the Gradescope
 bundle run from a temporary /autograder."""
 
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from labkit.instructor import leaks, release, sample_class, submissions
-from labkit.instructor.grade_class import grade_class
-from labkit.instructor.jobs import Job, Limits
-from labkit.instructor.progress import Progress
+from instructor import leaks, release, sample_class, submissions
+from instructor.grade_class import grade_class
+from instructor.jobs import Job, Limits
+from instructor.progress import Progress
 
 from test_sandbox import course  # noqa: F401 - the fake course fixture
 
@@ -108,7 +108,7 @@ def test_test_files_that_need_the_reference_stay_out():
     assert release.instructor_only(REPO, Path("tests/test_lab1_cap.py"))
     assert release.instructor_only(REPO, Path("tests/graderun.py"))
     assert release.instructor_only(REPO, Path("tests/test_sandbox.py"))
-    assert release.instructor_only(REPO, Path("labkit/instructor/release.py"))
+    assert release.instructor_only(REPO, Path("instructor/release.py"))
     assert not release.instructor_only(REPO, Path("tests/test_grading.py"))
     assert not release.instructor_only(REPO, Path("tests/test_simulator.py"))
     assert not release.instructor_only(REPO, Path("labkit/sandbox/child.py"))
@@ -117,14 +117,14 @@ def test_test_files_that_need_the_reference_stay_out():
 @pytest.mark.timeout(600)
 def test_release_of_this_repository(tmp_path):
     dest = tmp_path / "student-repo"
-    proc = subprocess.run([sys.executable, "-m", "labkit.instructor.release", str(dest),
+    proc = subprocess.run([sys.executable, "-m", "instructor.release", str(dest),
                            "--check-with", "python"], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "PYTHONHASHSEED": "0"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "reference code in the release (normalised ASTs): none" in proc.stdout
     assert (dest / "starter").is_dir() and (dest / "graders").is_dir()
     assert (dest / "labkit" / "sandbox").is_dir()
-    for gone in ("reference", "tests/buggy", "tests/hostile", "labkit/instructor",
+    for gone in ("reference", "tests/buggy", "tests/hostile", "instructor",
                  "tests/test_sandbox.py", "tests/graderun.py", ".hypothesis", "reports"):
         assert not (dest / gone).exists(), gone
     # A solution pasted into the release, renamed, is caught by the same check.
@@ -290,7 +290,7 @@ def _environ(pid: int) -> bytes:
 
 @pytest.mark.timeout(600)
 def test_gradescope_bundle_grades_a_submission_in_a_temporary_autograder(tmp_path):
-    from labkit.instructor import gradescope
+    from instructor import gradescope
 
     if not (REPO / "graders" / "lab0_resilience" / "conftest.py").is_file():
         pytest.skip("lab0 has no graders yet")
@@ -338,14 +338,14 @@ def test_sample_class_lists_what_each_submission_should_get(tmp_path):
             assert want == {"status": "ok", "score": 0}
     variant = next(name for name in expected if name.startswith("buggy-"))
     text = "".join(p.read_text() for p in (tmp_path / "class" / variant).rglob("*.py"))
-    assert "labkit.testing" not in text                      # self-contained
+    assert "instructor.testing" not in text                      # self-contained
 
 
 @pytest.mark.skipif(not os.environ.get("LABKIT_ACCEPTANCE"),
                     reason="the full acceptance run takes minutes: set LABKIT_ACCEPTANCE=1")
 @pytest.mark.timeout(7200)
 def test_acceptance_from_a_fresh_copy(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "labkit.instructor.acceptance", str(tmp_path),
+    proc = subprocess.run([sys.executable, "-m", "instructor.acceptance", str(tmp_path),
                            "--variants", os.environ.get("LABKIT_ACCEPTANCE_VARIANTS", "one")],
                           cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "PYTHONHASHSEED": "0"})

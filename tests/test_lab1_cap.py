@@ -14,7 +14,7 @@ import pytest
 
 from graderun import BUGGY, REPO, grade, variants
 from labkit import Simulation
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 PACKAGE = "lab1_cap"
 NOT_LIVE = ("-m", "not live")

@@ -17,7 +17,7 @@ from labkit import Node, PropertyViolation, Simulation
 from labkit.raft_checks import (ACCESSOR, COMMIT_NEEDS_MAJORITY, ELECTION_SAFETY, IN_ORDER_APPLY,
                                 LEADER_COMPLETENESS, LOG_MATCHING, ONE_VOTE_PER_TERM,
                                 STATE_MACHINE_SAFETY, TERMS_NEVER_DECREASE, RaftChecker)
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 PACKAGE = "lab2_raft"
 NOT_LIVE = ("-m", "not live")

@@ -21,7 +21,7 @@ from graders.lab3_partitions import harness  # noqa: E402
 from labkit.faults import (Crash, Cut, Network, Partition, Pause, RecoverAll,  # noqa: E402
                            Restart, Resume)
 from labkit.linearizability import FAIL, OK, UNKNOWN  # noqa: E402
-from labkit.testing import reference_lab  # noqa: E402
+from instructor.testing import reference_lab  # noqa: E402
 
 PACKAGE = "lab3_partitions"
 LINEARIZABILITY_EVIDENCE = ("NOT LINEARIZABLE", "cannot take effect here")

@@ -13,7 +13,7 @@ import random
 import time
 
 from labkit import Simulation, node_names
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 SIM_SECONDS = 60.0
 CLIENTS = 6

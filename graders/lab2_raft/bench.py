@@ -22,7 +22,7 @@ from hypothesis import given
 from labkit import node_names
 from labkit.raft_checks import RaftChecker
 from labkit.strategies import fault_schedules, grading_settings, seeds
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 from . import harness
 

@@ -13,7 +13,7 @@ import time
 
 from labkit import Simulation, node_names
 from labkit.linearizability import check, generate_history, kv_model
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 SIM_SECONDS = 20.0
 CLIENTS = 10

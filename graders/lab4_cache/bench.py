@@ -16,7 +16,7 @@ import time
 from labkit import Simulation
 from labkit.faults import Crash, Isolate, Network, RecoverAll, Restart
 from labkit.linearizability import Op, check, kv_model
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 CACHE = ("c1", "c2", "c3", "c4", "c5", "c6")
 LOOKUPS = 200_000

@@ -13,7 +13,7 @@ every report stay in the trusted process, and student objects live in a child
 
 Fail closed: a child that exits, is killed by a limit, goes silent or garbles the protocol
 fails the test it was running (``SandboxCrash``), whatever the grader did with the exception;
-a missing report is a zero with the reason (``labkit.instructor``). The child runs in its own
+a missing report is a zero with the reason (``instructor``). The child runs in its own
 session with limits on memory, CPU, files and processes, as ``nobody`` when the grader is root,
 and behind Landlock when the kernel has it (``confine``): it can read Python and its staging copy
 of the submission, write only its scratch folder, start no process and signal nobody.

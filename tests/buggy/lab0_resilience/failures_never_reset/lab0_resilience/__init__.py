@@ -3,7 +3,7 @@ not consecutive ones).
 
 Caught by: test_opens_after_consecutive_failures (rule B2), and test_breaker_matches_model."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 _ref = reference_lab("lab0_resilience")
 CircuitOpenError = _ref.CircuitOpenError

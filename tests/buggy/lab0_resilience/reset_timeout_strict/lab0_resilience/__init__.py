@@ -2,7 +2,7 @@
 
 Caught by: test_reset_timeout_boundary (rule B4), and test_breaker_matches_model."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 _ref = reference_lab("lab0_resilience")
 CircuitOpenError = _ref.CircuitOpenError

@@ -3,7 +3,7 @@ ceiling is twice the contract's.
 
 Caught by: test_backoff_full_jitter_under_cap (rule R3)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 _ref = reference_lab("lab0_resilience")
 CircuitBreaker = _ref.CircuitBreaker

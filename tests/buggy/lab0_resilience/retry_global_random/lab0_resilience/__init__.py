@@ -5,7 +5,7 @@ delays)."""
 
 import random
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 _ref = reference_lab("lab0_resilience")
 CircuitBreaker = _ref.CircuitBreaker

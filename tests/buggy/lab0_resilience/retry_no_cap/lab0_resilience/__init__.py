@@ -2,7 +2,7 @@
 
 Caught by: test_backoff_full_jitter_under_cap (rule R1)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 _ref = reference_lab("lab0_resilience")
 CircuitBreaker = _ref.CircuitBreaker

@@ -2,7 +2,7 @@
 
 Caught by: test_retry_only_retryable (rule R4)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 _ref = reference_lab("lab0_resilience")
 CircuitBreaker = _ref.CircuitBreaker

@@ -2,7 +2,7 @@
 
 Caught by: test_retry_attempts_and_last_error (rule R5)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 _ref = reference_lab("lab0_resilience")
 CircuitBreaker = _ref.CircuitBreaker

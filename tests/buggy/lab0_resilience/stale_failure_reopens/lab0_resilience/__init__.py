@@ -3,7 +3,7 @@
 Caught by: test_breaker_matches_model only (rule B7): no fixed scenario records outcomes while
 open."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 _ref = reference_lab("lab0_resilience")
 CircuitOpenError = _ref.CircuitOpenError

@@ -4,7 +4,7 @@ other nodes misses an acknowledged write.
 
 Caught by: test_strong_write_acknowledged_only_with_majority."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab1_cap")
 

@@ -3,7 +3,7 @@ it (it is really an eventual write), so a node in the minority acknowledges stro
 
 Caught by: test_strong_write_refused_in_minority."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab1_cap")
 

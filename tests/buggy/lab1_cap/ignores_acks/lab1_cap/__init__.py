@@ -3,7 +3,7 @@ RETRY_INTERVAL for ever: replicas converge, but the cluster never goes quiet.
 
 Caught by: test_replication_message_budget."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab1_cap")
 

@@ -3,7 +3,7 @@ it answers even on a node cut off from every peer.
 
 Caught by: test_strong_read_needs_majority."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab1_cap")
 

@@ -4,7 +4,7 @@ replicas never agree.
 
 Caught by: test_concurrent_writes_one_winner."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab1_cap")
 kv = ref.kvnode

@@ -3,7 +3,7 @@ restarted node comes back empty.
 
 Caught by: test_restart_keeps_data_and_catches_up."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab1_cap")
 kv = ref.kvnode

@@ -3,7 +3,7 @@ and the client never gets an answer (a hang, instead of insufficient_replicas in
 
 Caught by: test_strong_write_refused_in_minority."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab1_cap")
 kv = ref.kvnode

@@ -4,7 +4,7 @@ gets a lower version and loses to them.
 
 Caught by: test_later_write_wins."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab1_cap")
 kv = ref.kvnode

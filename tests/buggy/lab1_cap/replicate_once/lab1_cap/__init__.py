@@ -3,7 +3,7 @@ write made during a partition (or whose message is lost) never reaches the other
 
 Caught by: test_eventual_available_on_both_sides (and test_replicas_converge_after_heal)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab1_cap")
 

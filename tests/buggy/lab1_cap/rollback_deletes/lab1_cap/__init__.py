@@ -4,7 +4,7 @@ by deleting the key: the refused write was visible, and the previous value is go
 
 Caught by: test_refused_write_keeps_previous_value."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab1_cap")
 kv = ref.kvnode

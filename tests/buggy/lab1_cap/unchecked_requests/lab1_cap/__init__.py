@@ -3,7 +3,7 @@ handler instead of getting {"error": "bad_request"}.
 
 Caught by: test_bad_requests_get_errors."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab1_cap")
 

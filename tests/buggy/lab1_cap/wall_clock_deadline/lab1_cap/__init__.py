@@ -7,7 +7,7 @@ Caught by: test_strong_write_refused_in_minority (diagnosed as not deterministic
 
 import time
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab1_cap")
 kv = ref.kvnode

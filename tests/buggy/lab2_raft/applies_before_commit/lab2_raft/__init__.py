@@ -3,7 +3,7 @@ they are committed.
 
 Caught by: test_no_commit_without_majority (in-order apply: only committed entries)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

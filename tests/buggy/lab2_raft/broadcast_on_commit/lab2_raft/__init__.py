@@ -3,7 +3,7 @@ index moves, on top of the round that carried the entry: twice the messages per 
 
 Caught by: test_messages_per_entry (message budget)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

@@ -3,7 +3,7 @@ traffic.
 
 Caught by: test_idle_messages (message budget)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

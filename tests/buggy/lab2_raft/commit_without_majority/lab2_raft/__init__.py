@@ -3,7 +3,7 @@ indices and counts an entry as committed once 2 of 5 nodes hold it.
 
 Caught by: test_no_commit_without_majority (commit needs a majority)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

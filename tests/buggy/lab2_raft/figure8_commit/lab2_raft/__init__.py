@@ -4,7 +4,7 @@ overwritten by a leader holding a different entry of a later term.
 
 Caught by: test_figure8 (leader completeness / state-machine safety)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

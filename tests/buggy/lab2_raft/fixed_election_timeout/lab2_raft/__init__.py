@@ -3,7 +3,7 @@ time out together and split the vote forever.
 
 Caught by: test_initial_election (liveness)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

@@ -3,7 +3,7 @@ entries are lost.
 
 Caught by: test_restart_all (leader completeness)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

@@ -3,7 +3,7 @@ and can grant votes in terms it has already voted in.
 
 Caught by: test_restart_all (terms never decrease)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

@@ -3,7 +3,7 @@ restarts in the middle of an election can vote a second time in the same term.
 
 Caught by: test_vote_survives_restart (one vote per term)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

@@ -4,7 +4,7 @@ never won.
 
 Caught by: test_old_leader_rejoins (election safety)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

@@ -3,7 +3,7 @@ its old suffix, so entries of a dead leader survive behind the new leader's entr
 
 Caught by: test_old_leader_rejoins (log matching)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

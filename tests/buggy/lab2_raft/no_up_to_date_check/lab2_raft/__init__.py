@@ -3,7 +3,7 @@ whose log lacks committed entries can become leader and overwrite them.
 
 Caught by: test_stale_log_cannot_win (leader completeness)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

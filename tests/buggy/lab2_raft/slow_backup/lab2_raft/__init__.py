@@ -3,7 +3,7 @@ ignores the follower's conflict hint, so a follower 50 entries behind costs 50 r
 
 Caught by: test_backup_divergent_logs (message budget)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

@@ -3,7 +3,7 @@ of a deposed leader's old term, so a stale leader can keep the cluster from elec
 
 Caught by: test_deposed_leader_does_not_block_election (liveness)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

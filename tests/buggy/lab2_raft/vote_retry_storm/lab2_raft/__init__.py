@@ -4,7 +4,7 @@ several times the messages it needs.
 
 Caught by: test_first_election_messages (message budget)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

@@ -3,7 +3,7 @@ two candidates of one term can both win.
 
 Caught by: test_one_vote_per_term (one vote per term / election safety)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab2_raft")
 

@@ -3,7 +3,7 @@
 When nodes crash and restart, acknowledged writes are gone.
 Caught by: test_acknowledged_writes_survive_heal."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab3_partitions")
 Topology = ref.Topology

@@ -3,7 +3,7 @@
 The minority side accepts writes (the course text's "Should fail" writes succeed).
 Caught by: test_course_text_four_phases (and test_majority_writes_minority_refuses)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab3_partitions")
 Topology = ref.Topology

@@ -3,7 +3,7 @@
 A node that was in the minority keeps its stale replica after the heal, and local reads on it
 stay stale forever. Caught by: test_local_reads_always_available."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab3_partitions")
 Topology = ref.Topology

@@ -3,7 +3,7 @@
 Two minorities can then both write, and the minority side accepts writes.
 Caught by: test_majority_writes_minority_refuses."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab3_partitions")
 Topology = ref.Topology

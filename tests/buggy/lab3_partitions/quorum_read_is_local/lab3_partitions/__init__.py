@@ -3,7 +3,7 @@
 A node in the minority (or one that missed a write) returns a value older than the last
 acknowledged write. Caught by: test_quorum_ops_linearizable."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab3_partitions")
 Topology = ref.Topology

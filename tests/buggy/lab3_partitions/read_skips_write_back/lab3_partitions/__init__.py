@@ -3,7 +3,7 @@
 After a coordinator crashes mid-write, one read can return the new value and a later read
 (from a quorum that missed it) the old one. Caught by: test_coordinator_crash_mid_write."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab3_partitions")
 Topology = ref.Topology

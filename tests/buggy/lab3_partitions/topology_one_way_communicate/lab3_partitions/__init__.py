@@ -3,7 +3,7 @@
 After a one-way cut, the two nodes disagree about whether they can communicate.
 Caught by: test_cut_is_one_way_or_symmetric."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab3_partitions")
 QuorumNode = ref.QuorumNode

@@ -2,7 +2,7 @@
 messages, so a node behind a one-node bridge is counted in the other side's majority.
 Caught by: test_majority_uses_reachable_set."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab3_partitions")
 QuorumNode = ref.QuorumNode

@@ -2,7 +2,7 @@
 isolated before the split stays cut off from its own group.
 Caught by: test_split_separates_groups."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab3_partitions")
 QuorumNode = ref.QuorumNode

@@ -4,7 +4,7 @@ Two coordinators that write the same key at once pick the same counter; each rep
 whichever store arrived first, and anti-entropy never settles the tie.
 Caught by: test_replicas_converge_after_heal."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab3_partitions")
 Topology = ref.Topology

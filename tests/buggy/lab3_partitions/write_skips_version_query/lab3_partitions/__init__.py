@@ -4,7 +4,7 @@ A node whose replica is stale (it was in the minority) picks a version below the
 majority holds; the replicas ignore the store as older, yet the write is acknowledged.
 Caught by: test_acknowledged_writes_survive_heal (acknowledged writes are never lost)."""
 
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab3_partitions")
 Topology = ref.Topology

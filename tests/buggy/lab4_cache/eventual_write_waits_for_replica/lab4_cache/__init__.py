@@ -1,7 +1,7 @@
 """Bug: an eventual write at a node that is not a home replica waits for a home replica to
 acknowledge before answering, so a node cut off from the homes cannot accept writes.
 Caught by: test_eventual_writes_always_accepted."""
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
 HashRing, LoadBalancer, stable_hash = ref.HashRing, ref.LoadBalancer, ref.stable_hash

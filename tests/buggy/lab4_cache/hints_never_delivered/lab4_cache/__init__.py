@@ -1,7 +1,7 @@
 """Bug: hints are kept (and handed to a fallback node) but never sent on to their owner, so a
 home replica that was down during an eventual write never gets it.
 Caught by: test_hinted_handoff."""
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
 HashRing, LoadBalancer, stable_hash = ref.HashRing, ref.LoadBalancer, ref.stable_hash

@@ -1,7 +1,7 @@
 """Bug: the load balancer keeps its breakers up to date but picks nodes round-robin without
 asking them, so a crashed node keeps getting requests.
 Caught by: test_routes_around_crash."""
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
 CacheNode, HashRing, stable_hash = ref.CacheNode, ref.HashRing, ref.stable_hash

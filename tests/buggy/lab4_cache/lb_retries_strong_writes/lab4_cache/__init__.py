@@ -1,7 +1,7 @@
 """Bug: the load balancer retries every request whose forward timed out, strong writes
 included: a strong put that may already have taken effect is sent again.
 Caught by: test_retries_reads."""
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
 CacheNode, HashRing, stable_hash = ref.CacheNode, ref.HashRing, ref.stable_hash

@@ -1,7 +1,7 @@
 """Bug: eviction removes the entry written first (FIFO), not the least recently used: a read
 does not count as a use.
 Caught by: test_lru_eviction."""
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
 HashRing, LoadBalancer, stable_hash = ref.HashRing, ref.LoadBalancer, ref.stable_hash

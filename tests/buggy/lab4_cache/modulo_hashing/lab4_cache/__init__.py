@@ -1,7 +1,7 @@
 """Bug: keys are placed with hash(key) % number_of_nodes instead of a ring: when a node joins,
 almost every key changes owner.
 Caught by: test_join_moves_only_to_new_node."""
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
 CacheNode, LoadBalancer, stable_hash = ref.CacheNode, ref.LoadBalancer, ref.stable_hash

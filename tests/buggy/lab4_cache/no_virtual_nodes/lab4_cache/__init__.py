@@ -1,7 +1,7 @@
 """Bug: the ring ignores vnodes and puts one point per node on it, so a few nodes own most of
 the circle.
 Caught by: test_balance."""
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
 CacheNode, LoadBalancer, stable_hash = ref.CacheNode, ref.LoadBalancer, ref.stable_hash

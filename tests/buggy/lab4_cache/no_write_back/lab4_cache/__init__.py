@@ -2,7 +2,7 @@
 quorum first: a later read can miss a value an earlier read already returned (R+W>N alone is
 not enough when a write is still in flight or failed half-way).
 Caught by: test_strong_linearizable."""
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
 HashRing, LoadBalancer, stable_hash = ref.HashRing, ref.LoadBalancer, ref.stable_hash

@@ -2,7 +2,7 @@
 replica holding something different, and replicas apply repairs without comparing versions:
 a read answered from a stale replica rolls the up-to-date replicas back.
 Caught by: test_read_repair."""
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
 HashRing, LoadBalancer, stable_hash = ref.HashRing, ref.LoadBalancer, ref.stable_hash

@@ -1,7 +1,7 @@
 """Bug: a strong read answers with the first replica's entry (R=1): a stale replica can answer
 before the others and the read misses the last acknowledged write.
 Caught by: test_strong_read_sees_last_write."""
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
 HashRing, LoadBalancer, stable_hash = ref.HashRing, ref.LoadBalancer, ref.stable_hash

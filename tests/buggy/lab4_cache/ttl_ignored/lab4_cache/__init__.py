@@ -1,6 +1,6 @@
 """Bug: the ttl of a put is stored but never checked: expired values are still returned.
 Caught by: test_ttl_expiry."""
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
 HashRing, LoadBalancer, stable_hash = ref.HashRing, ref.LoadBalancer, ref.stable_hash

@@ -1,7 +1,7 @@
 """Bug: a strong write is acknowledged as soon as it is sent to the replicas, before W of them
 have answered; with two replicas down it still says "ok".
 Caught by: test_strong_refuses_without_quorum."""
-from labkit.testing import reference_lab
+from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
 HashRing, LoadBalancer, stable_hash = ref.HashRing, ref.LoadBalancer, ref.stable_hash

@@ -1,6 +1,6 @@
 """The instructor workflow end to end, from a fresh copy of the repository:
 
-    python -m labkit.instructor.acceptance WORKDIR [--variants one|all] [--jobs N] [--nox]
+    python -m instructor.acceptance WORKDIR [--variants one|all] [--jobs N] [--nox]
 
 1. copies the repository as a fresh clone would see it (tracked files, and untracked files git
    does not ignore) into WORKDIR/clone, and works only there from then on;
@@ -29,7 +29,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from ..grading.labs import LABS, REPO
+from labkit.grading.labs import LABS, REPO
 from .release import repository_files
 
 
@@ -76,7 +76,7 @@ def check_gradebook(book: Path, expected: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m labkit.instructor.acceptance",
+    parser = argparse.ArgumentParser(prog="python -m instructor.acceptance",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--variants", choices=("one", "all"), default="one")
@@ -101,12 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     for d in ("student-repo", "class", "graded", "autograder"):
         shutil.rmtree(work / d, ignore_errors=True)
 
-    step("release", [py, "-m", "labkit.instructor.release", str(work / "student-repo"),
+    step("release", [py, "-m", "instructor.release", str(work / "student-repo"),
                      "--check-with", args.check_with], clone, timings)
-    step("sample class", [py, "-m", "labkit.instructor.sample_class", str(work / "class"),
+    step("sample class", [py, "-m", "instructor.sample_class", str(work / "class"),
                           "--variants", args.variants], clone, timings)
     expected = json.loads((work / "class" / "expected.json").read_text())
-    step("grade_class", [py, "-m", "labkit.instructor.grade_class", str(work / "class"),
+    step("grade_class", [py, "-m", "instructor.grade_class", str(work / "class"),
                          "--out", str(work / "graded"), "--jobs", str(args.jobs),
                          "--time-limit", str(args.time_limit),
                          "--test-timeout", str(args.test_timeout),
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   - {p}")
 
     bundle = work / "autograder.zip"
-    step("gradescope bundle", [py, "-m", "labkit.instructor.gradescope", str(bundle)], clone,
+    step("gradescope bundle", [py, "-m", "instructor.gradescope", str(bundle)], clone,
          timings)
     root = work / "autograder"
     with zipfile.ZipFile(bundle) as z:

@@ -1,6 +1,6 @@
 """A sample class of submissions, to try ``nox -s grade_class`` before the real one:
 
-    python -m labkit.instructor.sample_class DIR [--variants all|one]
+    python -m instructor.sample_class DIR [--variants all|one]
 
 writes into DIR one folder (or zip) per submission, and ``DIR/expected.json`` (the status each
 should get, and the score when it is known in advance):
@@ -25,7 +25,7 @@ import textwrap
 import zipfile
 from pathlib import Path
 
-from ..grading.labs import LABS, REPO
+from labkit.grading.labs import LABS, REPO
 
 HOSTILE = REPO / "tests" / "hostile"
 BUGGY = REPO / "tests" / "buggy"
@@ -133,10 +133,10 @@ def vendored_variant(variant: Path, dest: Path, reference: Path = REPO / "refere
     for path in sorted(dest.rglob("*.py")):
         text = path.read_text()
         needed |= set(_REFERENCE_LAB.findall(text))
-        text = text.replace("from labkit.testing import reference_lab",
+        text = text.replace("from instructor.testing import reference_lab",
                             "from _vendored_reference import reference_lab")
-        if "labkit.testing" in text:
-            raise ValueError(f"{path} uses labkit.testing in a way this tool cannot vendor")
+        if "instructor.testing" in text:
+            raise ValueError(f"{path} uses instructor.testing in a way this tool cannot vendor")
         path.write_text(text)
     todo = sorted(needed)
     while todo:                                   # reference packages import other labs too
@@ -237,7 +237,7 @@ def _zip(folder: Path, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m labkit.instructor.sample_class",
+    parser = argparse.ArgumentParser(prog="python -m instructor.sample_class",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("dest", type=Path)
     parser.add_argument("--variants", choices=("all", "one"), default="all",

@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..grading.labs import LABS, REPO
-from ..sandbox import probe_layers, weak_spots
+from labkit.grading.labs import LABS, REPO
+from labkit.sandbox import probe_layers, weak_spots
 from .jobs import (INVALID, OK, Job, Limits, Result, fail_closed_report, graded_labs, merge,
                    read_report)
 from .progress import Progress

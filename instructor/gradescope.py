@@ -5,7 +5,7 @@ The bundle (upload it as the assignment's autograder, "zip file upload"):
 * ``setup.sh``: run once by Gradescope (as root) to build the image: a Python >= 3.11 (from apt
   if the image has none) in ``/autograder/venv`` with the graders' requirements;
 * ``run_autograder``: run for every submission: grades ``/autograder/submission`` with
-  ``python -m labkit.instructor.gradescope run`` and writes ``/autograder/results/results.json``;
+  ``python -m instructor.gradescope run`` and writes ``/autograder/results/results.json``;
   if even that fails, it writes a zero with the reason (fail closed);
 * ``labkit/``, ``graders/``, ``pyproject.toml``: the grading code (no reference solution);
   ``gradescope.json``: the labs to grade and the limits, fixed when the bundle is built.
@@ -28,7 +28,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from ..grading.labs import REPO
+from labkit.grading.labs import REPO
 from .jobs import Limits, Result, fail_closed_report, grade_submission, grader_dirs
 from .release import instructor_only, repository_files
 from .submissions import InvalidSubmission, find_impl, unpack
@@ -68,7 +68,7 @@ set -uo pipefail
 ROOT="${LABKIT_AUTOGRADER_ROOT:-/autograder}"
 PY="${LABKIT_AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
 rm -f "$ROOT/results/results.json"
-cd "$ROOT/source" && "$PY" -m labkit.instructor.gradescope run --root "$ROOT"
+cd "$ROOT/source" && "$PY" -m instructor.gradescope run --root "$ROOT"
 status=$?
 if [ ! -s "$ROOT/results/results.json" ]; then
     # Fail closed: no result means 0, with the reason.
@@ -80,13 +80,13 @@ exit 0
 
 
 def bundle_files(root: Path) -> list[Path]:
-    """The grading code: labkit (sandbox and instructor tools included) and the graders."""
+    """The grading code: labkit (with its sandbox), the instructor tools and the graders."""
     out = []
     for rel in repository_files(root):
         top = rel.parts[0]
-        if top not in ("labkit", "graders") and rel.as_posix() != "pyproject.toml":
+        if top not in ("labkit", "graders", "instructor") and rel.as_posix() != "pyproject.toml":
             continue
-        if instructor_only(root, rel) and not rel.as_posix().startswith("labkit/instructor/"):
+        if instructor_only(root, rel) and not rel.as_posix().startswith("instructor/"):
             continue
         out.append(rel)
     return out
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         count = len(z.namelist())
     print(f"gradescope: {out} ({count} files; labs: {', '.join(labs) if labs else 'all'}). "
           f"Upload it as the autograder; test it with run_autograder and "
-          f"LABKIT_AUTOGRADER_ROOT (see labkit/instructor/gradescope.py).")
+          f"LABKIT_AUTOGRADER_ROOT (see instructor/gradescope.py).")
     return 0
 
 

@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..grading.labs import LABS
+from labkit.grading.labs import LABS
 
 MAX_FILES = 5000
 MAX_BYTES = 100 * 1024 * 1024

@@ -1,9 +1,9 @@
 """``nox -s release -- DIR``: write the student repository, then prove it works and leaks nothing.
 
 What goes in: every file of the repository (tracked, or untracked and not ignored by git)
-except ``reference/``, the instructor tooling (``labkit/instructor/``), the buggy and hostile
+except ``reference/``, the instructor tooling (``instructor/``), the buggy and hostile
 variants, and the tests that need them (a test that uses ``reference``, the buggy variants,
-``graderun`` or ``labkit.testing``). The exported ``noxfile.py`` loses its instructor-only
+``graderun`` or ``instructor.testing``). The exported ``noxfile.py`` loses its instructor-only
 sessions (``reference``, ``release``, ``grade_class``, ``gradescope``) and the README its
 instructor sections.
 
@@ -29,11 +29,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..grading.labs import REPO
+from labkit.grading.labs import REPO
 from .leaks import find_leaks
 
 INSTRUCTOR_SESSIONS = ("reference", "release", "grade_class", "gradescope")
-EXCLUDED_DIRS = ("reference", "labkit/instructor", "tests/buggy", "tests/hostile")
+EXCLUDED_DIRS = ("reference", "instructor", "tests/buggy", "tests/hostile")
 ALWAYS_SKIPPED = {".git", ".nox", ".hypothesis", "__pycache__", "reports", ".ci-venv",
                   ".pytest_cache", ".venv", "venv"}
 INSTRUCTOR_SECTIONS = re.compile(r"^##\s+(for\s+)?instructors", re.I)
@@ -79,7 +79,7 @@ def _needs_instructor_files(path: Path) -> str:
                 else [node.module or ""]
             for name in names:
                 if name.split(".")[0] == "graderun" or name.startswith(
-                        ("labkit.testing", "labkit.instructor")):
+                        ("instructor.testing", "instructor")):
                     return f"imports {name}"
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             value = node.value

@@ -4,7 +4,7 @@
 buggy variant can subclass the reference and change one method:
 
     # tests/buggy/lab1_cap/rollback_deletes/lab1_cap/__init__.py
-    from labkit.testing import reference_lab
+    from instructor.testing import reference_lab
     class KVNode(reference_lab("lab1_cap").KVNode):
         ...the bug...
 """
@@ -15,7 +15,7 @@ import importlib.util
 import sys
 from types import ModuleType
 
-from .grading.labs import REPO
+from labkit.grading.labs import REPO
 
 
 def reference_lab(package: str) -> ModuleType:

@@ -27,12 +27,13 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..grading.labs import LABS, REPO
-from ..sandbox import procs
+from labkit.grading.labs import LABS, REPO
+from labkit.sandbox import procs
 
 OK, TIMEOUT, CRASHED, INVALID = "ok", "timeout", "crashed", "invalid"
 
@@ -89,6 +90,7 @@ class Job:
         self.started = 0.0
         self.result: Result | None = None
         self.token = secrets.token_hex(12)
+        self.tmp: Path | None = None
 
     def command(self) -> list[str]:
         dirs = grader_dirs(self.root, self.labs)
@@ -116,6 +118,11 @@ class Job:
                      "LABKIT_SANDBOX_IMPORT_TIMEOUT", "LABKIT_SANDBOX_CPU_S"):
             if name in os.environ:
                 env[name] = os.environ[name]
+        # A private temporary folder (the sandbox's staging copies go there): removed when the
+        # job ends, even if the grading process had to be killed.
+        self.tmp = Path(tempfile.mkdtemp(prefix="labkit-job-"))
+        os.chmod(self.tmp, 0o755)
+        env["TMPDIR"] = str(self.tmp)
         procs.become_subreaper()
         self.started = time.monotonic()
         with open(self.report_dir / "grading.log", "wb") as log:
@@ -161,6 +168,7 @@ class Job:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _read(self, code: int) -> Result:
         """The result, from the report the grader wrote; fail closed on anything odd."""
@@ -231,7 +239,7 @@ def merge(parts: dict[str, Result], reports: dict[str, dict | None], impl: str,
     """One result and one Gradescope report for a submission, from its per-lab results: the
     labs graded ok keep their tests and points; a lab that timed out or crashed is one failed
     line worth 0 (its points counted in max_score when ``maxima`` knows them)."""
-    from ..grading.labs import BY_NAME
+    from labkit.grading.labs import BY_NAME
 
     maxima = maxima or {}
     status = max((r.status for r in parts.values()), key=SEVERITY.__getitem__, default=OK)
