@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from .events import Event
 from .errors import BudgetExceeded, ContractError, PropertyViolation, StudentCodeError
 from .jsoncopy import dumps as _dumps
 from .jsoncopy import loads as _loads
@@ -114,8 +115,11 @@ class Simulation:
         self._ops: dict[int, Operation] = {}
         self._replied: set[int] = set()
         self._observers: list[Callable[["Simulation"], None]] = []
+        self._subscribers: list[Callable[["Simulation", Event], None]] = []
+        self._fed = 0  # trace records already handed to the subscribers
         self._apply_listeners: list[Callable[[str, int, Any], None]] = []
-        self._trace_add = self.trace.records.append
+        append, new = self.trace.records.append, tuple.__new__
+        self._trace_add = lambda rec: append(new(Event, rec))
         self._running = False  # inside the event loop (observers run per event there)
         self._rt = _Runtime(self)
         for n in self.node_ids:  # boot now, so faults can be applied right after construction
@@ -159,6 +163,23 @@ class Simulation:
     def observe(self, fn: Callable[["Simulation"], None]) -> None:
         """Call ``fn(sim)`` after every event. It may raise ``PropertyViolation``."""
         self._observers.append(fn)
+
+    def subscribe(self, fn: Callable[["Simulation", "Event"], None]) -> None:
+        """Call ``fn(sim, event)`` for every ``Event`` (``labkit.events``), in order, after the
+        step that emitted it (so node state is settled when ``fn`` runs), before the
+        observers. Events emitted before ``subscribe`` are not replayed. ``fn`` may raise
+        ``PropertyViolation``."""
+        if not self._subscribers:
+            self._fed = len(self.trace.records)
+        self._subscribers.append(fn)
+
+    def _feed(self) -> None:
+        records = self.trace.records
+        while self._fed < len(records):
+            ev = records[self._fed]
+            self._fed += 1
+            for fn in self._subscribers:
+                fn(self, ev)
 
     def check_always(self, prop: str, check: Callable[["Simulation"], str | None]) -> None:
         """After every event, ``check(sim)`` returns None or the evidence of a violation."""
@@ -347,6 +368,8 @@ class Simulation:
         """Run the observers after a node fault applied directly by scenario code (inside a
         run, the event loop runs them after the scheduled action instead)."""
         if not self._running:
+            if self._subscribers:
+                self._feed()
             for fn in self._observers:
                 fn(self)
 
@@ -395,6 +418,7 @@ class Simulation:
         held = self._held
         add = self._trace_add
         observers = self._observers
+        subscribers = self._subscribers
         max_events = self.max_events
         while heap and heap[0][0] <= t_end:
             ev = pop(heap)
@@ -459,6 +483,8 @@ class Simulation:
                     self._complete(op)
             else:  # CALL
                 ev[4]()
+            if subscribers:
+                self._feed()
             if observers:
                 for fn in observers:
                     fn(self)

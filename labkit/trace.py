@@ -40,7 +40,7 @@ class Trace:
         """A SHA-256 over every record, as hex; equal digests mean identical runs."""
         h = hashlib.sha256()
         for rec in self.records:
-            h.update(repr(rec).encode())
+            h.update(tuple.__repr__(rec).encode())
             h.update(b"\n")
         return h.hexdigest()
 
