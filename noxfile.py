@@ -12,6 +12,7 @@ Everything after ``--`` that is not a lab name goes to pytest unchanged.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from pathlib import Path
@@ -24,6 +25,10 @@ from labkit.grading.labs import available_labs, find_lab  # noqa: E402
 
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
+# The standard library's venv: present wherever Python is. nox still probes for uv and logs
+# "uv binary not found" at every session; that line tells a student nothing, so it is dropped.
+nox.options.default_venv_backend = "venv"
+logging.getLogger("nox").addFilter(lambda record: "uv binary not found" not in record.getMessage())
 ENV = {"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
 PROJECT = nox.project.load_toml(ROOT / "pyproject.toml")["project"]
 DEPS = PROJECT["dependencies"]
