@@ -118,6 +118,7 @@ class Simulation:
         self._subscribers: list[Callable[["Simulation", Event], None]] = []
         self._fed = 0  # trace records already handed to the subscribers
         self._apply_listeners: list[Callable[[str, int, Any], None]] = []
+        self._targets: dict[str, Callable[["Simulation"], str | None]] = {}  # see add_target
         append, new = self.trace.records.append, tuple.__new__
         self._trace_add = lambda rec: append(new(Event, rec))
         self._running = False  # inside the event loop (observers run per event there)
@@ -206,6 +207,32 @@ class Simulation:
     def on_apply(self, fn: Callable[[str, int, Any], None]) -> None:
         """Call ``fn(node, index, command)`` whenever a node applies a command."""
         self._apply_listeners.append(fn)
+
+    # ----- targets: fault actions aimed at a role, resolved when they fire (labkit.faults) ----
+
+    def add_target(self, name: str, fn: Callable[["Simulation"], str | None]) -> None:
+        """Let a fault action name ``"@<name>"`` where it names a node: ``fn(sim)`` says which
+        node that is when the action fires, or None (nobody now: the action does nothing)."""
+        self._targets[name] = fn
+
+    def resolve(self, ref: str) -> str | None:
+        """The node ``ref`` stands for now: a node id stands for itself, ``"@name"`` asks the
+        target registered under that name."""
+        if not ref.startswith("@"):
+            self._check_node(ref)
+            return ref
+        fn = self._targets.get(ref[1:])
+        if fn is None:
+            known = ", ".join("@" + n for n in sorted(self._targets)) or "none"
+            raise KeyError(f"no target {ref!r} in this simulation (grader bug); known: {known}")
+        node = fn(self)
+        if node is not None:
+            self._check_node(node)
+        return node
+
+    def note_fault(self, text: str) -> None:
+        """Add a line to the trace among the faults (what a target resolved to, a trigger)."""
+        self._fault(text)
 
     def run_until(self, t_end: float) -> None:
         """Process every event up to and including virtual time ``t_end``."""
@@ -396,7 +423,10 @@ class Simulation:
                            self.storage[node_id], rng)
         self._nodes[node_id] = obj
         self._trace_add((self.now, kind, node_id, "", f"incarnation {inc}", None))
-        self._invoke(node_id, "on_start", obj.on_start)
+        try:
+            self._invoke(node_id, "on_start", obj.on_start)
+        except CrashNow as stop:   # a trigger fault fired inside on_start
+            self._crash(stop.node)
 
     def _invoke(self, node_id: str, what: Any, fn: Callable, *args: Any) -> Any:
         try:
@@ -407,7 +437,18 @@ class Simulation:
     def _run(self, t_end: float, single: bool = False) -> None:
         outer, self._running = self._running, True
         try:
-            self._loop(t_end, single)
+            while True:
+                try:
+                    self._loop(t_end, single)
+                    break
+                except CrashNow as stop:   # a trigger fault stopped a node inside a handler
+                    self._crash(stop.node)
+                    if self._subscribers:
+                        self._feed()
+                    for fn in self._observers:
+                        fn(self)
+                    if single:
+                        break
         finally:
             self._running = outer
 
@@ -581,6 +622,16 @@ class Simulation:
         self._trace_add((self.now, "apply", src, "", f"{index} {data}", index))
         for fn in self._apply_listeners:
             fn(src, index, _loads(data))
+
+
+class CrashNow(BaseException):
+    """Raised by a trigger fault (``labkit.faults.CrashAfter``, ``CrashAtWrite``) from inside a
+    node's runtime call: the rest of the handler does not run and the node crashes. A
+    BaseException, so a student's ``except Exception`` does not swallow it."""
+
+    def __init__(self, node: str) -> None:
+        super().__init__(node)
+        self.node = node
 
 
 class _Runtime:

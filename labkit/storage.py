@@ -66,6 +66,11 @@ def _first_non_json(value: Any, path: str) -> str:
 class Storage:
     """A node's durable key-value store. Keys are strings; values are JSON data."""
 
+    #: ``fn(key)`` called before each write lands, and after (trigger faults set them:
+    #: ``labkit.faults.CrashAtWrite`` raises from ``before_write``, so the write never lands)
+    before_write: Any = None
+    after_write: Any = None
+
     def __init__(self, owner: str):
         self.owner = owner
         self._data: dict[str, str] = {}
@@ -74,9 +79,14 @@ class Storage:
     def put(self, key: str, value: Any) -> None:
         if not isinstance(key, str):
             raise ContractError(f"storage keys are strings; {self.owner} used {key!r}")
-        self._data[key] = to_json(value, f"the value stored under {key!r} by {self.owner}")
+        data = to_json(value, f"the value stored under {key!r} by {self.owner}")
+        if self.before_write is not None:
+            self.before_write(key)
+        self._data[key] = data
         self.writes += 1
         self._written(key)
+        if self.after_write is not None:
+            self.after_write(key)
 
     def get(self, key: str, default: Any = None) -> Any:
         raw = self._data.get(key, _MISSING)
@@ -85,9 +95,13 @@ class Storage:
         return loads(raw)
 
     def delete(self, key: str) -> None:
+        if key in self._data and self.before_write is not None:
+            self.before_write(key)
         if self._data.pop(key, None) is not None:
             self.writes += 1
             self._written(key)
+            if self.after_write is not None:
+                self.after_write(key)
 
     def keys(self) -> list[str]:
         return list(self._data)
