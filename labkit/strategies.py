@@ -115,3 +115,54 @@ def _limit_down(actions: list[Action], max_down: int | None) -> tuple[Action, ..
             paused.discard(a.node)
         kept.append(a)
     return tuple(kept)
+
+
+# ----- aimed schedules: targets ("@leader") and triggers mixed with every fault kind -----------
+
+AIMED_KINDS = ALL_KINDS + ("crash_after", "crash_at_write")
+
+
+@st.composite
+def _aimed_action(draw, nodes: Sequence[str], targets: Sequence[str], start: float, end: float,
+                  kinds: Sequence[str], events: Sequence[str]):
+    from .faults import CrashAfter, CrashAtWrite
+    names = tuple(f"@{t}" for t in targets) + tuple(nodes)   # shrinks towards the first target
+    kind = draw(st.sampled_from(kinds))
+    if kind not in ("crash_after", "crash_at_write"):
+        action = draw(_action(tuple(nodes), start, end, (kind,)))
+        if kind == "partition":
+            if targets and draw(st.booleans()):   # the first target plus a few, against the rest
+                size = draw(st.integers(0, (len(nodes) - 1) // 2))
+                group = (names[0],) + tuple(draw(st.permutations(nodes)))[:size]
+                return Partition(action.at, (group,))
+            return action
+        if kind in ("isolate", "crash", "restart", "pause", "resume"):
+            return type(action)(action.at, draw(st.sampled_from(names)))
+        if kind == "cut":
+            src = draw(st.sampled_from(names))
+            dst = draw(st.sampled_from(names).filter(lambda n: n != src))
+            return Cut(action.at, src, dst, both_ways=draw(st.booleans()))
+        return action
+    at = draw(st.integers(int(start * 1000), int(end * 1000))) / 1000
+    node = draw(st.sampled_from(names))
+    if kind == "crash_at_write":
+        return CrashAtWrite(at, node)
+    return CrashAfter(at, node, draw(st.sampled_from(tuple(events))))
+
+
+def aimed_schedules(nodes: Sequence[str], targets: Sequence[str], *, start: float = 0.0,
+                    end: float = 5.0, max_actions: int = 8, kinds: Sequence[str] = AIMED_KINDS,
+                    events: Sequence[str] = ("reply", "apply", "write", "send"),
+                    max_down: int | None = None) -> st.SearchStrategy[tuple]:
+    """Like ``fault_schedules``, with every node field drawn from the ``targets`` (``"@t"``,
+    resolved when the action fires through ``sim.add_target``) as well as the nodes, partitions
+    that put the first target in a minority, and the trigger actions ``CrashAfter`` (one of
+    ``events``: "reply", "apply", "write", "send" or "send:<type>") and ``CrashAtWrite``
+    (kinds "crash_after", "crash_at_write"). Shrinks towards fewer, earlier actions aimed at
+    the first target."""
+    unknown = set(kinds) - set(AIMED_KINDS)
+    if unknown:
+        raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(AIMED_KINDS)}")
+    actions = st.lists(_aimed_action(tuple(nodes), tuple(targets), start, end, tuple(kinds),
+                                     tuple(events)), max_size=max_actions)
+    return actions.map(lambda acts: _limit_down(sorted(acts, key=lambda a: a.at), max_down))

@@ -75,7 +75,7 @@ def explain(exc: BaseException, sim: Simulation, seed: int | None, schedule: tup
                      f"virtual time reached: {sim.now:.3f}s")
     if schedule:
         lines.append("fault schedule:")
-        lines.append(format_schedule(schedule))
+        lines.append(format_schedule(schedule, sim))
     at = getattr(exc, "time", None)  # a checker that runs after the run says when it broke
     tail = sim.trace.tail(events, until=at)
     if tail:
