@@ -1,8 +1,11 @@
 """``nox -s replay -- <failure id> [--until T] [--node n2]``: run a failure again.
 
-Reruns exactly the failed test (same code, seed and fault schedule: the run is deterministic),
-checks that it produces the same trace digest, prints the violated property and the events
-leading to it, and rewrites ``reports/failures/<id>.html``.
+Runs exactly the recorded run again, with no new search: for a generated (Hypothesis) test, the
+one failing example the record names (``hypothesis.reproduce_failure`` with the blob Hypothesis
+gave for it, so the same schedule, seed and parameters); for a scripted test, the test itself
+(same code and seed: the run is deterministic). Then it checks that the run breaks the same
+property with the same trace digest, prints the events leading to it, and rewrites
+``reports/failures/<id>.html``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .strategies import REPLAY_ENV
 from .trace import format_record
 
 
@@ -35,6 +39,11 @@ def rerun(record: dict, report_dir: Path) -> tuple[dict | None, str]:
         cmd = [sys.executable, "-m", "pytest", record["test"], "--impl", record["impl"],
                "--report-dir", tmp, "-q", "--no-header", "-p", "no:cacheprovider"]
         env = {**os.environ, "PYTHONHASHSEED": "0", "LABKIT_NO_RECHECK": "1"}
+        env.pop(REPLAY_ENV, None)
+        spec = record.get("hypothesis")
+        if spec and spec.get("blob"):
+            env[REPLAY_ENV] = json.dumps({"key": spec["test"], "version": spec["version"],
+                                          "blob": spec["blob"]})
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         new_path = Path(tmp) / "failures" / f"{record['id']}.json"
         if not new_path.exists():
@@ -65,13 +74,23 @@ def main(argv: list[str] | None = None) -> int:
     old = load(report_dir, args.id)
     print(f"replaying {old['id']}: {old['name']}\n  test: {old['test']}\n  code: {old['impl']}\n"
           f"  seed: {old['seed']}")
+    spec = old.get("hypothesis")
+    if spec and spec.get("blob"):
+        import hypothesis
+
+        print(f"  the recorded example only (Hypothesis {spec['version']}, no new search)")
+        if spec["version"] != hypothesis.__version__:
+            print(f"\nThis failure was recorded with Hypothesis {spec['version']}, but "
+                  f"{hypothesis.__version__} is installed: the recorded example cannot be run "
+                  f"with it. Install the version the course pins (nox -s replay does).")
+            return 1
     new, output = rerun(old, report_dir)
     if new is None:
         print("\nThe test did not fail this time with the same seed and schedule. If you changed "
               "your code since, that is good news; if not, the run is not deterministic.")
         print(output)
         return 1
-    same = new["digest"] == old["digest"]
+    same = new["digest"] == old["digest"] and new["property"] == old["property"]
     print(f"  digest: {new['digest'][:16]} ({'same run, byte for byte' if same else 'DIFFERENT from the recorded ' + old['digest'][:16] + ': the code changed, or it is not deterministic'})")
     print(f"\n{new['property']} violated at t={new['time']:.3f}s\n  {new['evidence']}")
     print("\nfault schedule:\n  " + ("\n  ".join(new["schedule"]) or "(no faults)"))

@@ -10,8 +10,12 @@ handful of lines a student can read. Times are whole milliseconds.
 
 from __future__ import annotations
 
-from typing import Sequence
+import json
+import os
+import re
+from typing import Callable, Sequence
 
+import hypothesis
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
@@ -26,17 +30,133 @@ ALL_KINDS = ("partition", "isolate", "cut", "heal", "crash", "restart", "pause",
 # seconds per failing test and adds nothing the failure message does not already say.
 GRADING_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
 
+# The Hypothesis releases the graders are tested with (pyproject.toml pins the same range):
+# the schedules a derandomized run draws depend on the Hypothesis version.
+TESTED_HYPOTHESIS = ((6, 155), (6, 156))   # [low, high)
+
+
+def _switch_off_local_constants() -> bool:
+    """Make generated data a function of the grader alone.
+
+    Hypothesis 6.131+ mixes integer "local constants", read from the source of every imported
+    module outside site-packages, into the values it draws. For a grader that means the fault
+    schedules depend on the student's own files (a constant in their node code shifts the
+    schedule set), on which modules a run happened to import (grading vs replay) and on the
+    process the student code lives in (in-process vs --sandbox). There is no public setting for
+    it (6.155), so the collector is replaced, narrowly, by one that finds nothing; Hypothesis'
+    own built-in constants stay. Returns True when it was switched off."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - an older or newer Hypothesis layout
+        return False
+    collect = getattr(providers, "_get_local_constants", None)
+    empty = getattr(providers, "Constants", None)
+    if collect is None or empty is None:
+        return False  # a Hypothesis without local constants: nothing to switch off
+    if getattr(collect, "_labkit_off", False):
+        return True
+    nothing = empty()
+
+    def no_local_constants():
+        return nothing
+
+    no_local_constants._labkit_off = True
+    providers._get_local_constants = no_local_constants
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if cache is not None and hasattr(cache, "cache"):
+        cache.cache.clear()
+    return True
+
+
+def hypothesis_version_tested() -> bool:
+    version = tuple(int(p) for p in re.findall(r"\d+", hypothesis.__version__)[:2])
+    low, high = TESTED_HYPOTHESIS
+    return low <= version < high
+
+
+LOCAL_CONSTANTS_OFF = _switch_off_local_constants()
+
+
+# ----- running one recorded example again (replay and the determinism re-check) ---------------
+# A failure record keeps Hypothesis' own reproduction blob of the failing example
+# (``print_blob``); ``reproducing(key, version, blob)`` makes the graded test of that key run
+# exactly that example, with no search (``hypothesis.reproduce_failure``). ``key`` is
+# "module:qualname" of the function under ``@given`` (nested ones included).
+REPLAY_ENV = "LABKIT_REPLAY"          # JSON {"key": ..., "version": ..., "blob": ...}
+_tests_by_code: dict = {}             # code object of an inner test -> key
+_latest: dict[str, Callable] = {}     # key -> the decorated test last built for it
+_reproduce: dict[str, tuple[str, bytes]] = {}
+
+
+def _from_environment() -> None:
+    raw = os.environ.get(REPLAY_ENV)
+    if not raw:
+        return
+    spec = json.loads(raw)
+    _reproduce[spec["key"]] = (spec["version"], spec["blob"].encode())
+
+
+_from_environment()
+
+
+def test_key(code) -> str | None:
+    """The key of the graded Hypothesis test whose inner function has this code object."""
+    return _tests_by_code.get(code)
+
+
+class reproducing:
+    """``with reproducing(key, version, blob): ...`` runs only that example of that test."""
+
+    def __init__(self, key: str, version: str, blob: bytes) -> None:
+        self.key, self.spec = key, (version, blob)
+
+    def __enter__(self) -> "reproducing":
+        self.before = _reproduce.get(self.key)
+        _reproduce[self.key] = self.spec
+        test = _latest.get(self.key)
+        if test is not None:
+            test._hypothesis_internal_use_reproduce_failure = self.spec
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.before is None:
+            _reproduce.pop(self.key, None)
+        else:
+            _reproduce[self.key] = self.before
+        test = _latest.get(self.key)
+        if test is not None:
+            test._hypothesis_internal_use_reproduce_failure = self.before
+
+
+class GradingSettings(settings):
+    """Hypothesis settings that also register the test they decorate, so that one recorded
+    example of it can be run again (see ``reproducing``)."""
+
+    def __call__(self, test):
+        test = super().__call__(test)
+        handle = getattr(test, "hypothesis", None)
+        inner = getattr(handle, "inner_test", None)
+        if getattr(test, "is_hypothesis_test", False) and inner is not None:
+            key = f"{inner.__module__}:{inner.__qualname__}"
+            _tests_by_code[inner.__code__] = key
+            _latest[key] = test
+            if key in _reproduce:
+                test._hypothesis_internal_use_reproduce_failure = _reproduce[key]
+        return test
+
 
 def grading_settings(max_examples: int = 30, **overrides) -> settings:
     """The fixed profile every graded Hypothesis test uses: derandomized (the same examples on
-    every machine and every run), no example database, no deadline, a fixed example count."""
+    every machine and every run), no example database, no deadline, a fixed example count, no
+    local constants (the examples do not depend on the code under test), and the reproduction
+    blob of every failing example attached to its exception (read by the grading plugin)."""
     options = dict(derandomize=True, database=None, deadline=None, max_examples=max_examples,
-                   print_blob=False, phases=GRADING_PHASES,
+                   print_blob=True, phases=GRADING_PHASES,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                           HealthCheck.function_scoped_fixture,
                                           HealthCheck.filter_too_much])
     options.update(overrides)
-    return settings(**options)
+    return GradingSettings(**options)
 
 
 def seeds() -> st.SearchStrategy[int]:

@@ -120,9 +120,12 @@ def test_full_marks_and_gradescope_schema(course):
     jsonschema.validate(report, GRADESCOPE_SCHEMA)
     assert report["score"] == report["max_score"] == 15
     assert report["score"] == sum(t["score"] for t in report["tests"])
-    assert [t["number"] for t in report["tests"]] == ["1.1", "1.2"]
     assert "Lab 1: CAP trade-offs" in proc.stdout and "TOTAL" in proc.stdout
     assert "**Total: 15 / 15**" in (reports / "score.md").read_text()
+    numbers = [t["number"] for t in report["tests"]]
+    assert len(set(numbers)) == 2 and all(n.startswith("1.") for n in numbers)
+    _, alone, _ = grade(course, "good", "-k", "never_negative")   # numbers do not move
+    assert [t["number"] for t in alone["tests"]] == numbers[1:]
 
 
 def test_starter_scores_zero_with_not_implemented_notes(course):
@@ -167,7 +170,9 @@ def test_handler_exception_shows_student_file_and_line(course):
 def test_infinite_loop_times_out_and_the_report_is_still_written(course):
     proc, report, _ = grade(course, "loops", "-k", "reaches_three", "--timeout", "3")
     assert report is not None and report["score"] == 0
-    assert "did not finish in time" in report["tests"][0]["output"]
+    out = report["tests"][0]["output"]
+    assert out.startswith("this test ran out of time after 3 s"), out
+    assert "not deterministic" not in out
 
 
 def test_conftest_in_a_submission_is_never_loaded(course):

@@ -1,9 +1,11 @@
 """Failure records: what a failed graded run leaves behind so it can be read and replayed.
 
-``scenario()`` calls ``capture()`` when a run fails; the grading plugin then ``take()``s the
-capture of the test that just failed (for a Hypothesis test: the final, shrunk example, which
-Hypothesis runs last), repeats the test once to check the failure is deterministic, and
-``write()``s ``reports/failures/<id>.json`` and ``<id>.html`` (the trace viewer).
+``scenario()`` calls ``capture()`` when a run fails and attaches the capture to the exception it
+raises (``ScenarioFailure.capture``). The grading plugin finds every such exception in what the
+test raised (``captures_in``: one per distinct failure Hypothesis reports, with the blob that
+Hypothesis needs to run exactly that example again), runs the same example once more to check
+the failure is deterministic, and ``write()``s ``reports/failures/<id>.json`` and ``<id>.html``
+(the trace viewer). The failure shown is always the failure recorded.
 
 The id is stable: it depends on the test, the seed and the schedule only, so a replay of the
 same failure overwrites the same files.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,11 @@ class Capture:
     message: str
     time: float | None
     details: dict = field(default_factory=dict)
+    # Which graded Hypothesis test ran it ("module:qualname", None for a scripted test), and
+    # what ``hypothesis.reproduce_failure`` needs to run exactly this example again.
+    hypothesis_key: str | None = None
+    hypothesis_version: str = ""
+    blob: str = ""
 
     @property
     def digest(self) -> str:
@@ -44,13 +52,14 @@ _last: Capture | None = None
 
 
 def capture(sim: Simulation, seed: int | None, schedule: tuple, exc: BaseException,
-            message: str) -> None:
+            message: str) -> Capture:
     global _last
     _last = Capture(sim=sim, seed=seed, schedule=schedule,
                     prop=getattr(exc, "prop", type(exc).__name__),
                     evidence=getattr(exc, "evidence", str(exc)), message=message,
                     time=getattr(exc, "time", None) if getattr(exc, "time", None) is not None
                     else sim.now, details=dict(getattr(exc, "details", {}) or {}))
+    return _last
 
 
 def reset() -> None:
@@ -62,6 +71,58 @@ def take() -> Capture | None:
     global _last
     last, _last = _last, None
     return last
+
+
+@dataclass
+class Found:
+    """A failure inside what a test raised: the exception shown and its capture."""
+    exception: BaseException
+    capture: Capture
+
+
+BLOB = re.compile(r"@reproduce_failure\('([^']+)', b'([^']+)'\)")
+
+
+def captures_in(exc: BaseException | None) -> list[Found]:
+    """Every failure with a capture inside ``exc`` (exception groups, nested too, in the order
+    Hypothesis reports them), each completed with its Hypothesis test and reproduction blob."""
+    from ..strategies import test_key
+
+    out: list[Found] = []
+
+    def visit(e: BaseException, notes: list[str], tb) -> None:
+        here = [n for n in (getattr(e, "__notes__", None) or []) if isinstance(n, str)]
+        if isinstance(e, BaseExceptionGroup):
+            for inner in e.exceptions:
+                visit(inner, here + notes, e.__traceback__ or tb)
+            return
+        shown, cap = e, None
+        seen = set()
+        while e is not None and id(e) not in seen:
+            seen.add(id(e))
+            cap = getattr(e, "capture", None)
+            if isinstance(cap, Capture):
+                break
+            e = e.__cause__ or e.__context__
+        if not isinstance(cap, Capture) or any(f.capture is cap for f in out):
+            return
+        key = None
+        frame_tb = e.__traceback__ or tb
+        while frame_tb is not None:
+            key = test_key(frame_tb.tb_frame.f_code) or key
+            frame_tb = frame_tb.tb_next
+        cap.hypothesis_key = key
+        if key is not None:
+            for note in here + notes:
+                found = BLOB.search(note)
+                if found:
+                    cap.hypothesis_version, cap.blob = found.group(1), found.group(2)
+                    break
+        out.append(Found(shown, cap))
+
+    if exc is not None:
+        visit(exc, [], None)
+    return out
 
 
 def failure_id(lab_short: str, nodeid: str, cap: Capture) -> str:
@@ -106,6 +167,8 @@ def to_record(cap: Capture, *, fid: str, lab: str, nodeid: str, name: str, impl:
         "trace_truncated": len(sim.trace.records) > MAX_TRACE_RECORDS,
         "history": [op.to_json() for op in sim.history],
         "details": cap.details,
+        "hypothesis": {"test": cap.hypothesis_key, "version": cap.hypothesis_version,
+                       "blob": cap.blob} if cap.hypothesis_key else None,
     }
 
 

@@ -1,19 +1,32 @@
 """The score report: a terminal table per lab, ``score.json`` (Gradescope's results.json
-schema) and ``score.md``. Pure functions over a list of ``TestResult``."""
+schema) and ``score.md``. Pure functions over a list of ``TestResult``.
+
+A test's number is its row in the handout's rubric table (``## N. Rubric``: rows
+``| name | points | ... |``, part headings in bold are not counted), looked up by the test
+function's name when the row carries it (`` `test_...` ``) or else by the test's name (its
+docstring's first line). So a number never moves under ``-k`` or ``-m``. A test that is in no
+rubric row is numbered after the rubric's rows, in collection order.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-from .labs import BY_NAME, LABS
+from .labs import BY_NAME, LABS, REPO
+
+RUBRIC_ROW = re.compile(r"^\| (.+?) \| (\d+) \|(.*)$")
+K_NAME = re.compile(r"`(test_\w+)`")
+REFERENCE_TIMES = Path(__file__).with_name("reference_times.json")
 
 
 @dataclass
 class TestResult:
     nodeid: str
-    lab: str              # package name, e.g. "lab1_cap"
+    lab: str              # the lab's package name (its folder in graders/)
     name: str             # what the student sees: the docstring's first line
     max_score: float
     score: float = 0.0
@@ -22,6 +35,8 @@ class TestResult:
     tags: list[str] = field(default_factory=list)
     duration: float = 0.0
     number: str = ""
+    function: str = ""    # the test function's name: what to pass to -k
+    started: float = 0.0  # time.monotonic() when the test started (for timeout messages)
 
 
 def lab_totals(results: list[TestResult]) -> list[tuple[str, float, float]]:
@@ -32,17 +47,66 @@ def lab_totals(results: list[TestResult]) -> list[tuple[str, float, float]]:
              sum(r.max_score for r in results if r.lab == p)) for p in labs]
 
 
-def number_tests(results: list[TestResult]) -> None:
-    """Give each test a Gradescope number "<lab>.<i>" in collection order."""
-    counters: dict[str, int] = {}
-    for r in results:
-        counters[r.lab] = counters.get(r.lab, 0) + 1
+@lru_cache(maxsize=None)
+def rubric(package: str) -> tuple[dict[str, int], dict[str, int]]:
+    """``(by function name, by test name)`` -> position (1, 2, ...) in the lab's rubric."""
+    lab = BY_NAME.get(package)
+    path = REPO / lab.handout if lab else None
+    if path is None or not path.is_file():
+        return {}, {}
+    text = path.read_text(encoding="utf-8")
+    section = re.split(r"^## .*Rubric.*$", text, maxsplit=1, flags=re.MULTILINE)
+    body = re.split(r"^## ", section[1], maxsplit=1, flags=re.MULTILINE)[0] \
+        if len(section) > 1 else ""
+    by_function: dict[str, int] = {}
+    by_name: dict[str, int] = {}
+    position = 0
+    for line in body.splitlines():
+        row = RUBRIC_ROW.match(line)
+        if not row or row.group(1).startswith("**"):
+            continue
+        position += 1
+        by_name.setdefault(row.group(1).strip(), position)
+        for function in K_NAME.findall(row.group(3)):
+            by_function.setdefault(function, position)
+    return by_function, by_name
+
+
+def number_tests(results: list[TestResult], everything: list[TestResult] | None = None) -> None:
+    """Give each test its Gradescope number "<lab>.<row>" from the handout's rubric; tests in no
+    row get the numbers after the rubric's, in the order of ``everything`` (all collected tests,
+    before -k / -m), so the number of a test does not depend on the selection."""
+    numbers: dict[str, str] = {}
+    extra: dict[str, int] = {}
+    for r in everything if everything is not None else results:
         lab = BY_NAME.get(r.lab)
-        r.number = f"{lab.number if lab else 9}.{counters[r.lab]}"
+        by_function, by_name = rubric(r.lab)
+        position = by_function.get(r.function) or by_name.get(r.name)
+        if position is None:
+            last = max([*by_function.values(), *by_name.values(), 0])
+            extra[r.lab] = extra.get(r.lab, last) + 1
+            position = extra[r.lab]
+        numbers[r.nodeid] = f"{lab.number if lab else 9}.{position}"
+    for r in results:
+        r.number = numbers.get(r.nodeid, r.number)
+
+
+@lru_cache(maxsize=1)
+def _reference_times() -> dict:
+    try:
+        return json.loads(REFERENCE_TIMES.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def reference_seconds(package: str, function: str) -> float | None:
+    """How long the reference takes on this test (recorded on the course machine), if known."""
+    value = _reference_times().get(package, {}).get(function)
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def to_gradescope(results: list[TestResult], execution_time: float, impl: str,
-                  warnings: list[str] = ()) -> dict:
+                  warnings: list[str] = (), run: dict | None = None) -> dict:
     score = sum(r.score for r in results)
     max_score = sum(r.max_score for r in results)
     summary = "; ".join(f"{_title(p)}: {s:g}/{m:g}" for p, s, m in lab_totals(results))
@@ -66,22 +130,29 @@ def to_gradescope(results: list[TestResult], execution_time: float, impl: str,
         "extra_data": {"labs": {p: {"score": s, "max_score": m}
                                 for p, s, m in lab_totals(results)},
                        "impl": impl,
-                       "nodeids": [r.nodeid for r in results]},
+                       "run": dict(run or {}),
+                       "nodeids": [r.nodeid for r in results],
+                       "functions": [r.function for r in results],
+                       "durations": [round(r.duration, 3) for r in results]},
     }
 
 
-def to_markdown(results: list[TestResult], impl: str, warnings: list[str] = ()) -> str:
+def to_markdown(results: list[TestResult], impl: str, warnings: list[str] = (),
+                run: dict | None = None) -> str:
     lines = ["# Score report", "", f"Code under test: `{impl}`", ""]
+    if run:
+        lines += [f"Run {run.get('id', '')}, {run.get('time', '')}", ""]
     if warnings:
         lines += ["Warnings (no points taken; these usually break determinism):", ""]
         lines += [f"- {w}" for w in warnings] + [""]
     for p, s, m in lab_totals(results):
-        lines += [f"## {_title(p)}: {s:g} / {m:g}", "", "| # | test | points | result |",
-                  "|---|---|---|---|"]
+        lines += [f"## {_title(p)}: {s:g} / {m:g}", "",
+                  "| # | test | points | result | run it alone with |", "|---|---|---|---|---|"]
         for r in results:
             if r.lab == p:
                 mark = "pass" if r.status == "passed" else "FAIL"
-                lines.append(f"| {r.number} | {r.name} | {r.score:g} / {r.max_score:g} | {mark} |")
+                lines.append(f"| {r.number} | {r.name} | {r.score:g} / {r.max_score:g} | {mark} "
+                             f"| `-k {r.function}` |")
         lines.append("")
         for r in results:
             if r.lab == p and r.output:
@@ -109,24 +180,27 @@ def to_terminal(results: list[TestResult], width: int = 100, full_messages: int 
             if r.status != "passed" and r.output and not full:
                 lines = r.output.strip().splitlines()
                 out.append(f"         {lines[0][: width - 9]}")
+                if r.function:
+                    out.append(f"         alone: -k {r.function}")
                 out += [f"         {line.strip()}" for line in lines if "nox -s replay --" in line]
     total = sum(r.score for r in results)
     max_total = sum(r.max_score for r in results)
     out.append("")
     out.append(f"{'TOTAL':<{width - 14}}{total:>6g} / {max_total:<5g}")
     for r in failed if full else []:
-        out += ["", f"{r.number} {r.name}:"] + [f"  {line}" for line in r.output.rstrip().splitlines()]
+        out += ["", f"{r.number} {r.name} (-k {r.function}):"] + \
+            [f"  {line}" for line in r.output.rstrip().splitlines()]
     return out
 
 
 def write_reports(results: list[TestResult], report_dir: Path, execution_time: float,
-                  impl: str, warnings: list[str] = ()) -> tuple[Path, Path]:
+                  impl: str, warnings: list[str] = (), run: dict | None = None) -> tuple[Path, Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
     json_path = report_dir / "score.json"
     md_path = report_dir / "score.md"
-    json_path.write_text(json.dumps(to_gradescope(results, execution_time, impl, warnings),
+    json_path.write_text(json.dumps(to_gradescope(results, execution_time, impl, warnings, run),
                                     indent=2) + "\n")
-    md_path.write_text(to_markdown(results, impl, warnings))
+    md_path.write_text(to_markdown(results, impl, warnings, run))
     return json_path, md_path
 
 

@@ -33,6 +33,7 @@ class ScenarioFailure(AssertionError):
         self.schedule = schedule
         self.digest = digest
         self.prop = prop
+        self.capture = None  # set by scenario(): the run, for the failure record
 
 
 def current_test() -> str:
@@ -62,9 +63,12 @@ def scenario(sim: Simulation, *, seed: int | None = None, schedule: Iterable = (
         if isinstance(exc, StudentCodeError) and exc.not_implemented:
             raise  # the plugin shows "not implemented yet"; a trace would only distract
         message = explain(exc, sim, seed, schedule, events)
-        failures.capture(sim, seed, schedule, exc, message)
-        raise ScenarioFailure(message, seed=seed, schedule=schedule, digest=sim.trace.digest(),
-                              prop=getattr(exc, "prop", type(exc).__name__)) from exc
+        cap = failures.capture(sim, seed, schedule, exc, message)
+        failure = ScenarioFailure(message, seed=seed, schedule=schedule,
+                                  digest=sim.trace.digest(),
+                                  prop=getattr(exc, "prop", type(exc).__name__))
+        failure.capture = cap  # the record of *this* failure travels with it
+        raise failure from exc
 
 
 def explain(exc: BaseException, sim: Simulation, seed: int | None, schedule: tuple,
