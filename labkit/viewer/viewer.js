@@ -1,141 +1,264 @@
 // Trace viewer: reads the failure record embedded in the page and draws it. No network access.
+//
+// Two x axes: "step" puts every event of the trace in its own column (so the fifteen events of
+// one virtual instant stand apart), "time" uses virtual seconds. The page opens on the step
+// axis, centred on the violation, with the events just before it highlighted.
 "use strict";
 (function () {
   const R = JSON.parse(document.getElementById("record").textContent);
   const SVG = "http://www.w3.org/2000/svg";
-  const LANE_H = 64, TOP = 34, LEFT = 70, RIGHT = 20;
+  const LANE_H = 64, AXIS_Y = 14, LABEL_ROW = 13, LABEL_ROWS = 3, LEFT = 70, RIGHT = 24;
+  const TOP = AXIS_Y + 10 + LABEL_ROW * LABEL_ROWS;
+  const RECENT = 25;                            // events highlighted before the violation
   const svg = document.getElementById("diagram");
   const trace = R.trace || [];
   const nodes = R.nodes || [];
   const lane = Object.fromEntries(nodes.map((n, i) => [n, i]));
-  const endTime = Math.max(R.time || 0, trace.length ? trace[trace.length - 1][0] : 1) * 1.02 + 0.01;
+  const lastT = trace.length ? trace[trace.length - 1][0] : 0;
+  const endTime = Math.max(R.time || 0, lastT, 0.001) * 1.02 + 0.01;
+  const endStep = trace.length + 1;
+  const fmt = (t) => Number(t).toFixed(3) + "s";
+
+  // index of the last event at or before virtual time t (-1 if none)
+  function stepAt(t) {
+    let lo = 0, hi = trace.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (trace[mid][0] <= t) lo = mid + 1; else hi = mid; }
+    return lo - 1;
+  }
+  const timeAtStep = (i) => (i <= 0 || !trace.length) ? 0 : trace[Math.min(trace.length - 1, Math.floor(i))][0];
 
   // ----- index the trace --------------------------------------------------------------------
-  const sends = new Map(), arrivals = new Map(), drops = new Map();
-  const marks = [], logs = [], down = [], paused = [], bands = [], roles = [];
+  const sends = new Map(), arrivals = new Map(), drops = new Map(), opSteps = new Map();
+  const marks = [], logs = [], down = [], paused = [], bands = [], roles = [], faults = [];
   const openDown = {}, openPause = {}, openRole = {};
   let openBand = null;
   const types = new Set();
-  const msgType = (detail) => { try { const m = JSON.parse(detail); return (m && m.type) || "?"; } catch (e) { return "?"; } };
+  const parse = (detail) => { try { return JSON.parse(detail); } catch (e) { return null; } };
+  const msgType = (m) => (m && typeof m === "object" && typeof m.type === "string") ? m.type : "?";
+  const END = { t: endTime, i: endStep };
   trace.forEach((r, i) => {
     const [t, kind, node, peer, detail, ref] = r;
-    if (kind === "send") { const ty = msgType(detail); types.add(ty); sends.set(ref, { t, src: node, dst: peer, detail, ty, i }); }
-    else if (kind === "deliver") { (arrivals.get(ref) || arrivals.set(ref, []).get(ref)).push({ t, i }); }
-    else if (kind === "drop" && peer) { drops.set(ref, { t, why: detail, i }); }
-    else if (kind === "fault") {
-      if (openBand) { openBand.t1 = t; bands.push(openBand); openBand = null; }
-      if (!detail.startsWith("heal") && !detail.startsWith("network")) openBand = { t0: t, t1: endTime, text: detail };
-      marks.push({ t, node: null, kind, detail, i });
+    const at = { t, i };
+    if (kind === "send") {
+      const m = parse(detail), ty = msgType(m);
+      types.add(ty);
+      sends.set(ref, { at, src: node, dst: peer, detail, ty, m });
+    } else if (kind === "deliver") {
+      (arrivals.get(ref) || arrivals.set(ref, []).get(ref)).push(at);
+    } else if (kind === "drop" && peer) {
+      drops.set(ref, { at, why: detail });
+    } else if (kind === "fault") {
+      if (openBand) { openBand.b = at; bands.push(openBand); openBand = null; }
+      if (!detail.startsWith("heal") && !detail.startsWith("network")) openBand = { a: at, b: END, text: detail };
+      faults.push({ at, text: detail });
     } else if (kind === "state") {
-      if (openRole[node]) { openRole[node].t1 = t; roles.push(openRole[node]); }
-      openRole[node] = { node, t0: t, t1: endTime, text: detail };
+      if (openRole[node]) { openRole[node].b = at; roles.push(openRole[node]); }
+      openRole[node] = { node, a: at, b: END, text: detail };
     } else {
-      if (kind === "crash") {
-        openDown[node] = { node, t0: t, t1: endTime }; down.push(openDown[node]);
-        if (openRole[node]) { openRole[node].t1 = t; roles.push(openRole[node]); delete openRole[node]; }
+      if (kind === "request" || kind === "reply" || kind === "timeout") {
+        const s = opSteps.get(ref) || {}; s[kind === "request" ? "call" : "ret"] = i; opSteps.set(ref, s);
       }
-      if (kind === "restart" && openDown[node]) { openDown[node].t1 = t; delete openDown[node]; }
-      if (kind === "pause") { openPause[node] = { node, t0: t, t1: endTime }; paused.push(openPause[node]); }
-      if (kind === "resume" && openPause[node]) { openPause[node].t1 = t; delete openPause[node]; }
+      if (kind === "crash") {
+        openDown[node] = { node, a: at, b: END }; down.push(openDown[node]);
+        if (openRole[node]) { openRole[node].b = at; roles.push(openRole[node]); delete openRole[node]; }
+      }
+      if (kind === "restart" && openDown[node]) { openDown[node].b = at; delete openDown[node]; }
+      if (kind === "pause") { openPause[node] = { node, a: at, b: END }; paused.push(openPause[node]); }
+      if (kind === "resume" && openPause[node]) { openPause[node].b = at; delete openPause[node]; }
+      if (["crash", "restart", "pause", "resume"].includes(kind)) faults.push({ at, text: `${kind} ${node}` + (detail && kind === "resume" ? ` (${detail})` : "") });
       if (kind === "log") logs.push({ t, node, detail });
-      if (node && lane[node] !== undefined && kind !== "deliver") marks.push({ t, node, kind, detail, peer, ref, i });
+      if (node && lane[node] !== undefined) marks.push({ at, node, kind, detail, peer, ref });
     }
   });
   if (openBand) bands.push(openBand);
   Object.values(openRole).forEach((r) => roles.push(r));
 
+  // the violation: where it happened, which lanes it names, and the events just before it
+  const hasViolation = R.time !== null && R.time !== undefined;
+  const vStep = hasViolation ? stepAt(R.time) : -1;
+  const V = { t: R.time || 0, i: vStep + 0.5 };
+  const named = new Set(nodes.filter((n) => new RegExp("(^|[^\\w])" + n + "(?![\\w])").test(R.evidence || "")));
+  const recent = (i) => hasViolation && i <= vStep && i > vStep - RECENT;
+
   // ----- view state ---------------------------------------------------------------------------
-  let t0 = 0, t1 = endTime;
+  let mode = "step";
+  let v0 = 0, v1 = endStep;
   const hiddenNodes = new Set(), hiddenTypes = new Set();
+  let keyFilter = "";
   const width = () => svg.clientWidth || 1000;
-  const x = (t) => LEFT + (t - t0) / (t1 - t0) * (width() - LEFT - RIGHT);
+  const pos = (p) => mode === "time" ? p.t : p.i;
+  const x = (p) => LEFT + (pos(p) - v0) / (v1 - v0) * (width() - LEFT - RIGHT);
   const y = (n) => TOP + lane[n] * LANE_H + LANE_H / 2;
-  const el = (name, attrs, parent) => {
+  const visible = (a, b) => pos(b) >= v0 && pos(a) <= v1;
+  const clampX = (px) => Math.max(LEFT, Math.min(width() - RIGHT, px));
+  let layer = svg;                               // the plot area (clipped) while rendering
+  const el = (name, attrs, parent, text) => {
     const e = document.createElementNS(SVG, name);
     for (const k in attrs) e.setAttribute(k, attrs[k]);
-    (parent || svg).appendChild(e);
+    if (text !== undefined) e.textContent = text;
+    (parent || layer).appendChild(e);
     return e;
   };
-  const visible = (a, b) => b >= t0 && a <= t1;
-  const fmt = (t) => t.toFixed(3) + "s";
+  const span = (a, b) => ({ x: clampX(x(a)), w: Math.max(1, clampX(x(b)) - clampX(x(a))) });
 
-  function render() {
-    svg.innerHTML = "";
-    svg.setAttribute("height", TOP + nodes.length * LANE_H + 20);
-    const axis = el("g", { class: "axis" });
-    const step = niceStep((t1 - t0) / 10);
-    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
-      el("line", { x1: x(t), x2: x(t), y1: TOP - 8, y2: TOP + nodes.length * LANE_H }, axis);
-      const lbl = el("text", { x: x(t) + 2, y: TOP - 12 }, axis); lbl.textContent = fmt(t);
-    }
-    bands.filter((b) => visible(b.t0, b.t1)).forEach((b) => {
-      const r = el("rect", { class: "partition", x: x(Math.max(b.t0, t0)), y: TOP, width: Math.max(1, x(Math.min(b.t1, t1)) - x(Math.max(b.t0, t0))), height: nodes.length * LANE_H });
-      r.addEventListener("click", () => show({ kind: "network fault", t: b.t0, detail: b.text + (b.t1 < endTime ? " (until " + fmt(b.t1) + ")" : "") }));
-      const lbl = el("text", { class: "partition-label", x: x(Math.max(b.t0, t0)) + 3, y: TOP + 10 }); lbl.textContent = b.text;
-    });
-    nodes.forEach((n) => {
-      if (hiddenNodes.has(n)) return;
-      const lbl = el("text", { class: "lane-label", x: 8, y: y(n) + 4 }); lbl.textContent = n;
-      roles.filter((r) => r.node === n && visible(r.t0, r.t1)).forEach((r) => {
-        const role = (r.text.split(" ")[0] || "").toLowerCase();
-        const cls = ["leader", "candidate", "follower"].includes(role) ? "role-" + role : "role-other";
-        const rect = el("rect", { class: cls, x: x(Math.max(r.t0, t0)), y: y(n) - 7, width: Math.max(1, x(Math.min(r.t1, t1)) - x(Math.max(r.t0, t0))), height: 14 });
-        rect.addEventListener("click", () => show({ kind: "state", t: r.t0, node: n, detail: r.text }));
-        if (x(Math.min(r.t1, t1)) - x(Math.max(r.t0, t0)) > 60) { const tl = el("text", { x: x(Math.max(r.t0, t0)) + 2, y: y(n) + 4, "font-size": 10 }); tl.textContent = r.text; }
-      });
-      el("line", { class: "lane", x1: LEFT, x2: width() - RIGHT, y1: y(n), y2: y(n) });
-      down.filter((d) => d.node === n && visible(d.t0, d.t1)).forEach((d) => el("line", { class: "lane down", x1: x(Math.max(d.t0, t0)), x2: x(Math.min(d.t1, t1)), y1: y(n), y2: y(n) }));
-      paused.filter((d) => d.node === n && visible(d.t0, d.t1)).forEach((d) => el("rect", { class: "paused", x: x(Math.max(d.t0, t0)), y: y(n) - 12, width: Math.max(1, x(Math.min(d.t1, t1)) - x(Math.max(d.t0, t0))), height: 24 }));
-    });
-    // client operations, as intervals just under their node's lane
-    (R.history || []).forEach((op) => {
-      if (hiddenNodes.has(op.node) || lane[op.node] === undefined) return;
-      const end = op.ret === null ? op.call + (op.status === "pending" ? 0 : 1) : op.ret;
-      if (!visible(op.call, end)) return;
-      const culprit = culprits.has(op.id);
-      const yy = y(op.node) + 16 + (op.id % 3) * 6;
-      const line = el("line", { class: "op " + op.status + (culprit ? " culprit" : ""), x1: x(op.call), x2: Math.max(x(end), x(op.call) + 3), y1: yy, y2: yy });
-      line.addEventListener("click", () => select(line, { kind: "operation", t: op.call, node: op.node, detail: JSON.stringify(op, null, 1) }));
-    });
-    // messages: arrows from send to each delivery, dashed red to the place they were dropped
-    sends.forEach((s, ref) => {
-      if (hiddenNodes.has(s.src) || hiddenNodes.has(s.dst) || hiddenTypes.has(s.ty)) return;
-      (arrivals.get(ref) || []).forEach((a) => {
-        if (!visible(s.t, a.t)) return;
-        const line = el("line", { class: "msg", x1: x(s.t), y1: y(s.src), x2: x(a.t), y2: y(s.dst), "marker-end": "url(#arrow)" });
-        clickable(line, { kind: "message " + s.ty, t: s.t, node: s.src, peer: s.dst, detail: s.detail, extra: "delivered at " + fmt(a.t) });
-      });
-      const d = drops.get(ref);
-      if (d && visible(s.t, d.t)) {
-        const xm = (x(s.t) + Math.max(x(d.t), x(s.t) + 8)) / 2, ym = (y(s.src) + y(s.dst)) / 2;
-        const line = el("line", { class: "msg dropped", x1: x(s.t), y1: y(s.src), x2: xm, y2: ym });
-        el("path", { class: "drop-mark", d: `M${xm - 4},${ym - 4}L${xm + 4},${ym + 4}M${xm - 4},${ym + 4}L${xm + 4},${ym - 4}` });
-        clickable(line, { kind: "dropped message " + s.ty, t: s.t, node: s.src, peer: s.dst, detail: s.detail, extra: "dropped at " + fmt(d.t) + ": " + d.why });
-      }
-    });
-    marks.filter((m) => m.node && !hiddenNodes.has(m.node) && m.t >= t0 && m.t <= t1 && m.kind !== "send").forEach((m) => {
-      const big = ["crash", "restart", "start", "pause", "resume"].includes(m.kind);
-      const c = el("circle", { class: "ev " + m.kind, cx: x(m.t), cy: y(m.node), r: big ? 5 : 2.5 });
-      c.addEventListener("click", () => select(c, m));
-    });
-    el("defs", {}).innerHTML = '<marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#4a77c9"/></marker>';
-    if (R.time !== null && R.time !== undefined && R.time >= t0 && R.time <= t1) {
-      el("line", { class: "violation", x1: x(R.time), x2: x(R.time), y1: TOP - 20, y2: TOP + nodes.length * LANE_H });
-      const nearRight = x(R.time) > width() - 260;
-      const v = el("text", { class: "violation-label", x: x(R.time) + (nearRight ? -4 : 4), y: TOP - 22, "text-anchor": nearRight ? "end" : "start" });
-      v.textContent = "violation: " + (R.property || "");
+  function centreOn(p, halfSteps) {
+    if (mode === "step") {
+      const half = Math.max(halfSteps || 40, 5);
+      v0 = p.i - half * 1.2; v1 = p.i + half * 0.8;   // room on the right keeps it central
+    } else {
+      const half = Math.max(endTime / 20, 0.02);
+      v0 = p.t - half; v1 = p.t + half;
     }
   }
 
-  // A thin arrow is hard to hit: a transparent wide twin on top takes the clicks.
-  function clickable(line, info) {
+  function keyOf(m) {
+    if (!m || typeof m !== "object") return null;
+    for (const f of ["key", "k"]) if (typeof m[f] === "string" || typeof m[f] === "number") return String(m[f]);
+    return null;
+  }
+  const keyShown = (m) => !keyFilter || keyOf(m) === keyFilter;
+
+  function summary(ty, m) {
+    if (!m || typeof m !== "object") return ty;
+    const parts = [];
+    for (const k of Object.keys(m)) {
+      if (k === "type") continue;
+      const v = m[k];
+      if (v === null || ["string", "number", "boolean"].includes(typeof v)) parts.push(`${k}=${JSON.stringify(v).slice(0, 24)}`);
+      else if (Array.isArray(v)) parts.push(`${k}=[${v.length}]`);
+      if (parts.length >= 5) break;
+    }
+    return `${ty} ${parts.join(" ")}`;
+  }
+
+  // ----- drawing ------------------------------------------------------------------------------
+  function render() {
+    svg.innerHTML = "";
+    const bottom = TOP + nodes.length * LANE_H;
+    svg.setAttribute("height", bottom + 30);
+    layer = svg;
+    el("defs", {}).innerHTML = '<marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#4a77c9"/></marker>' +
+      `<clipPath id="plot"><rect x="${LEFT - 6}" y="0" width="${width() - LEFT - RIGHT + 12}" height="${bottom + 30}"/></clipPath>`;
+    nodes.filter((n) => !hiddenNodes.has(n)).forEach((n) => el("text", { class: "lane-label" + (named.has(n) ? " named" : ""), x: 8, y: y(n) + 4 }, svg, n));
+    layer = el("g", { "clip-path": "url(#plot)" }, svg);
+    drawAxis(bottom);
+    drawBands(bottom);
+    nodes.forEach(drawLane);
+    drawOps();
+    drawMessages();
+    marks.filter((m) => !hiddenNodes.has(m.node) && pos(m.at) >= v0 && pos(m.at) <= v1 && m.kind !== "send").forEach((m) => {
+      const big = ["crash", "restart", "start", "pause", "resume"].includes(m.kind);
+      const c = el("circle", { class: "ev " + m.kind + (recent(m.at.i) ? " recent" : ""), cx: x(m.at), cy: y(m.node), r: big ? 5 : 2.5 });
+      el("title", {}, c, `#${m.at.i + 1} ${fmt(m.at.t)} ${m.node} ${m.kind} ${String(m.detail || "").slice(0, 80)}`);
+      c.addEventListener("click", () => select(c, { kind: m.kind, at: m.at, node: m.node, peer: m.peer, detail: m.detail }));
+    });
+    drawViolation(bottom);
+  }
+
+  function drawAxis(bottom) {
+    const axis = el("g", { class: "axis" });
+    const step = niceStep((v1 - v0) / 10);
+    for (let v = Math.ceil(v0 / step) * step; v <= v1; v += step) {
+      const p = mode === "time" ? { t: v, i: 0 } : { t: 0, i: v };
+      el("line", { x1: x(p), x2: x(p), y1: AXIS_Y + 4, y2: bottom }, axis);
+      const label = mode === "time" ? fmt(v) : `#${Math.round(v)} · ${fmt(timeAtStep(v))}`;
+      if (x(p) + 2 + label.length * 6 <= width() - RIGHT + 6) el("text", { x: x(p) + 2, y: AXIS_Y }, axis, label);
+    }
+  }
+
+  // Fault bands across all lanes; their labels go in rows above the lanes and never overlap
+  // (a label that finds no free row is left out: its band still has the tooltip).
+  function drawBands(bottom) {
+    const rows = new Array(LABEL_ROWS).fill(-Infinity);   // right end of each row's last label
+    bands.filter((b) => visible(b.a, b.b)).forEach((b) => {
+      const s = span(b.a, b.b);
+      const r = el("rect", { class: "partition", x: s.x, y: TOP, width: s.w, height: bottom - TOP });
+      el("title", {}, r, `${fmt(b.a.t)} ${b.text}`);
+      r.addEventListener("click", () => show({ kind: "network fault", at: b.a, detail: b.text + (b.b !== END ? " (until " + fmt(b.b.t) + ")" : "") }));
+      const row = rows.findIndex((end) => end <= s.x);
+      if (row < 0) return;
+      const maxChars = Math.max(3, Math.floor((width() - RIGHT - s.x) / 6.2));
+      const text = b.text.length > maxChars ? b.text.slice(0, maxChars - 1) + "…" : b.text;
+      el("text", { class: "partition-label", x: s.x + 2, y: AXIS_Y + 10 + LABEL_ROW * (row + 1) }, layer, text);
+      rows[row] = s.x + text.length * 6.2 + 6;
+    });
+  }
+
+  function drawLane(n) {
+    if (hiddenNodes.has(n)) return;
+    roles.filter((r) => r.node === n && visible(r.a, r.b)).forEach((r) => {
+      const role = (r.text.split(" ")[0] || "").toLowerCase();
+      const cls = ["leader", "candidate", "follower", "closed", "open", "half_open"].includes(role) ? "role-" + role : "role-other";
+      const s = span(r.a, r.b);
+      const rect = el("rect", { class: "role " + cls, x: s.x, y: y(n) - 7, width: s.w, height: 14 });
+      el("title", {}, rect, `${n}: ${r.text} from ${fmt(r.a.t)}`);
+      rect.addEventListener("click", () => show({ kind: "state", at: r.a, node: n, detail: r.text }));
+      if (s.w > 60) el("text", { class: "role-text", x: s.x + 2, y: y(n) + 4 }, layer, r.text.slice(0, Math.floor(s.w / 6)));
+    });
+    el("line", { class: "lane" + (named.has(n) ? " named" : ""), x1: LEFT, x2: width() - RIGHT, y1: y(n), y2: y(n) });
+    down.filter((d) => d.node === n && visible(d.a, d.b)).forEach((d) => { const s = span(d.a, d.b); el("line", { class: "lane down", x1: s.x, x2: s.x + s.w, y1: y(n), y2: y(n) }); });
+    paused.filter((d) => d.node === n && visible(d.a, d.b)).forEach((d) => { const s = span(d.a, d.b); el("rect", { class: "paused", x: s.x, y: y(n) - 12, width: s.w, height: 24 }); });
+  }
+
+  // client operations, as intervals just under their node's lane
+  function drawOps() {
+    (R.history || []).forEach((op) => {
+      if (hiddenNodes.has(op.node) || lane[op.node] === undefined || !keyShown(op.input)) return;
+      const st = opSteps.get(op.id) || {};
+      const a = { t: op.call, i: st.call !== undefined ? st.call : stepAt(op.call) + 1 };
+      const b = op.ret === null ? (st.ret !== undefined ? { t: trace[st.ret][0], i: st.ret } : END) : { t: op.ret, i: st.ret !== undefined ? st.ret : stepAt(op.ret) };
+      if (!visible(a, b)) return;
+      const yy = y(op.node) + 16 + (op.id % 3) * 6;
+      const line = el("line", { class: "op " + op.status + (culprits.has(op.id) ? " culprit" : ""), x1: clampX(x(a)), x2: Math.max(clampX(x(b)), clampX(x(a)) + 3), y1: yy, y2: yy });
+      el("title", {}, line, `op#${op.id} ${op.client} ${JSON.stringify(op.input).slice(0, 60)} -> ${JSON.stringify(op.output).slice(0, 60)} (${op.status})`);
+      line.addEventListener("click", () => select(line, { kind: "operation", at: a, node: op.node, detail: JSON.stringify(op, null, 1) }));
+    });
+  }
+
+  // messages: arrows from send to each delivery, dashed red to the place they were dropped
+  function drawMessages() {
+    sends.forEach((s, ref) => {
+      if (hiddenNodes.has(s.src) || hiddenNodes.has(s.dst) || hiddenTypes.has(s.ty) || !keyShown(s.m)) return;
+      const tip = `${summary(s.ty, s.m)}\n${s.src} → ${s.dst}, sent ${fmt(s.at.t)}`;
+      (arrivals.get(ref) || []).forEach((a) => {
+        if (!visible(s.at, a)) return;
+        const line = el("line", { class: "msg" + (recent(a.i) ? " recent" : ""), x1: x(s.at), y1: y(s.src), x2: x(a), y2: y(s.dst), "marker-end": "url(#arrow)" });
+        clickable(line, tip + `, delivered ${fmt(a.t)}`, { kind: "message " + s.ty, at: s.at, node: s.src, peer: s.dst, detail: s.detail, extra: "delivered at " + fmt(a.t) });
+      });
+      const d = drops.get(ref);
+      if (d && visible(s.at, d.at)) {
+        const xm = (x(s.at) + Math.max(x(d.at), x(s.at) + 8)) / 2, ym = (y(s.src) + y(s.dst)) / 2;
+        const line = el("line", { class: "msg dropped", x1: x(s.at), y1: y(s.src), x2: xm, y2: ym });
+        el("path", { class: "drop-mark", d: `M${xm - 4},${ym - 4}L${xm + 4},${ym + 4}M${xm - 4},${ym + 4}L${xm + 4},${ym - 4}` });
+        clickable(line, tip + `, dropped ${fmt(d.at.t)}: ${d.why}`, { kind: "dropped message " + s.ty, at: s.at, node: s.src, peer: s.dst, detail: s.detail, extra: "dropped at " + fmt(d.at.t) + ": " + d.why });
+      }
+    });
+  }
+
+  function drawViolation(bottom) {
+    if (!hasViolation || pos(V) < v0 || pos(V) > v1) return;
+    const vx = x(V);
+    el("line", { class: "violation", x1: vx, x2: vx, y1: AXIS_Y + 4, y2: bottom + 6 });
+    nodes.filter((n) => named.has(n) && !hiddenNodes.has(n)).forEach((n) => el("circle", { class: "violation-mark", cx: vx, cy: y(n), r: 8 }));
+    const text = "violation: " + (R.property || "") + " at " + fmt(R.time);
+    const room = Math.max(vx - LEFT, width() - RIGHT - vx);
+    const right = vx > (LEFT + width() - RIGHT) / 2;
+    const maxChars = Math.max(10, Math.floor((room - 6) / 7));
+    el("text", { class: "violation-label", x: vx + (right ? -4 : 4), y: bottom + 22, "text-anchor": right ? "end" : "start" }, layer,
+      text.length > maxChars ? text.slice(0, maxChars - 1) + "…" : text);
+  }
+
+  // A thin arrow is hard to hit: a transparent wide twin on top takes hover and clicks.
+  function clickable(line, tip, info) {
     const hit = el("line", { class: "hit", x1: line.getAttribute("x1"), y1: line.getAttribute("y1"), x2: line.getAttribute("x2"), y2: line.getAttribute("y2") });
+    el("title", {}, hit, tip);
     hit.addEventListener("click", () => select(line, info));
   }
 
   function niceStep(raw) {
     const p = Math.pow(10, Math.floor(Math.log10(raw || 1)));
-    return [1, 2, 5, 10].map((k) => k * p).find((s) => s >= raw) || raw;
+    const s = [1, 2, 5, 10].map((k) => k * p).find((v) => v >= raw) || raw;
+    return mode === "step" ? Math.max(1, Math.round(s)) : s;
   }
 
   let selectedEl = null;
@@ -148,23 +271,31 @@
     const body = document.getElementById("details-body");
     body.innerHTML = "";
     const add = (tag, text, cls) => { const e = document.createElement(tag); e.textContent = text; if (cls) e.className = cls; body.appendChild(e); return e; };
-    add("div", `${info.kind} at ${fmt(info.t)}${info.node ? " on " + info.node : ""}${info.peer ? " → " + info.peer : ""}`).style.fontWeight = "600";
+    add("div", `${info.kind} at ${fmt(info.at.t)} (event #${info.at.i + 1})${info.node ? " on " + info.node : ""}${info.peer ? " → " + info.peer : ""}`).style.fontWeight = "600";
     if (info.extra) add("div", info.extra);
     let payload = info.detail || "";
     try { payload = JSON.stringify(JSON.parse(payload), null, 2); } catch (e) { /* plain text */ }
     add("h2", "Payload"); add("pre", payload || "(none)", "payload");
     if (info.node) {
-      const lines = logs.filter((l) => l.node === info.node && l.t <= info.t).slice(-15);
-      add("h2", `Log of ${info.node} up to ${fmt(info.t)}`);
+      const lines = logs.filter((l) => l.node === info.node && l.t <= info.at.t).slice(-15);
+      add("h2", `Log of ${info.node} up to ${fmt(info.at.t)}`);
       add("pre", lines.map((l) => fmt(l.t) + "  " + l.detail).join("\n") || "(no log lines: use self.log() in your node)");
     }
   }
 
-  // ----- header, filters, zoom and pan --------------------------------------------------------
+  // ----- header, faults, filters, axis toggle, zoom and pan -----------------------------------
   document.getElementById("title").textContent = `${R.name || R.test || "trace"}`;
   document.getElementById("verdict").textContent = R.nondeterministic ? R.nondeterministic : `${R.property}: ${R.evidence}`;
-  document.getElementById("meta").textContent = `failure ${R.id || ""} · seed ${R.seed} · ${nodes.length} nodes · ${trace.length} events · digest ${String(R.digest || "").slice(0, 16)} · replay: nox -s replay -- ${R.id || ""}`;
-  document.getElementById("schedule").textContent = (R.schedule || []).join("\n") || "(no faults)";
+  document.getElementById("meta").textContent = `failure ${R.id || ""} · seed ${R.seed} · ${nodes.length} nodes · ${trace.length} events${R.trace_truncated ? " (trace cut short)" : ""} · digest ${String(R.digest || "").slice(0, 16)} · replay: nox -s replay -- ${R.id || ""}`;
+  document.getElementById("schedule").textContent = (R.schedule || []).join("\n") || "(none: this test's faults, if any, are applied by its scenario; see below)";
+  const faultList = document.getElementById("faults");
+  if (!faults.length) faultList.textContent = "(no faults in this run)";
+  faults.forEach((f) => {
+    const li = document.createElement("li");
+    li.textContent = `t=${fmt(f.at.t)}  ${f.text}`;
+    li.addEventListener("click", () => { centreOn(f.at, 20); render(); });
+    faultList.appendChild(li);
+  });
   const nf = document.getElementById("node-filters");
   nodes.forEach((n) => nf.appendChild(checkbox(n, hiddenNodes)));
   const tf = document.getElementById("type-filters");
@@ -177,48 +308,106 @@
     label.appendChild(box); label.appendChild(document.createTextNode(" " + name));
     return label;
   }
-  document.getElementById("reset-zoom").addEventListener("click", () => { t0 = 0; t1 = endTime; render(); });
+  document.getElementById("key-filter").addEventListener("input", (ev) => { keyFilter = ev.target.value.trim(); render(); });
+  const axisButton = document.getElementById("axis-toggle");
+  function setMode(m) {
+    if (m === mode) return;
+    const a = mode === "time" ? { t: v0, i: stepAt(v0) } : { t: timeAtStep(v0), i: v0 };
+    const b = mode === "time" ? { t: v1, i: stepAt(v1) + 1 } : { t: timeAtStep(v1), i: v1 };
+    mode = m;
+    v0 = pos(a); v1 = pos(b);
+    if (v1 - v0 < (mode === "time" ? 1e-6 : 2)) { v1 = v0 + (mode === "time" ? 0.01 : 10); }
+    axisButton.textContent = mode === "step" ? "Axis: event order (switch to time)" : "Axis: virtual time (switch to event order)";
+    svg.dataset.axis = mode;
+    render();
+  }
+  axisButton.addEventListener("click", () => setMode(mode === "step" ? "time" : "step"));
+  document.getElementById("reset-zoom").addEventListener("click", () => { v0 = 0; v1 = mode === "time" ? endTime : endStep; render(); });
+  document.getElementById("to-violation").addEventListener("click", () => { centreOn(V, RECENT); render(); });
   svg.addEventListener("wheel", (ev) => {
     ev.preventDefault();
     const rect = svg.getBoundingClientRect();
-    const at = t0 + (ev.clientX - rect.left - LEFT) / (width() - LEFT - RIGHT) * (t1 - t0);
+    const at = v0 + (ev.clientX - rect.left - LEFT) / (width() - LEFT - RIGHT) * (v1 - v0);
     const k = ev.deltaY < 0 ? 0.8 : 1.25;
-    t0 = at - (at - t0) * k; t1 = at + (t1 - at) * k;
+    v0 = at - (at - v0) * k; v1 = at + (v1 - at) * k;
     render();
   }, { passive: false });
   let drag = null;
-  svg.addEventListener("mousedown", (ev) => { drag = { x: ev.clientX, t0, t1 }; });
+  svg.addEventListener("mousedown", (ev) => { drag = { x: ev.clientX, v0, v1 }; });
   window.addEventListener("mouseup", () => { drag = null; });
   window.addEventListener("mousemove", (ev) => {
     if (!drag) return;
-    const dt = (ev.clientX - drag.x) / (width() - LEFT - RIGHT) * (drag.t1 - drag.t0);
-    t0 = drag.t0 - dt; t1 = drag.t1 - dt;
+    const dv = (ev.clientX - drag.x) / (width() - LEFT - RIGHT) * (drag.v1 - drag.v0);
+    v0 = drag.v0 - dv; v1 = drag.v1 - dv;
     render();
   });
   window.addEventListener("resize", render);
 
-  // ----- linearizability: a per-key view of the operations that cannot be ordered --------------
+  // ----- linearizability: the failing key's operations, Porcupine-style -------------------------
   const lin = (R.details || {}).linearizability;
   const culprits = new Set();
-  if (lin) {
+  if (lin) drawLinearizability(lin);
+
+  function drawLinearizability(lin) {
     const box = document.getElementById("linearizability");
-    const h = document.createElement("h2"); h.textContent = "Linearizability: operations that cannot be ordered"; box.appendChild(h);
+    const h = document.createElement("h2"); h.textContent = "Linearizability: the operations of the key that cannot be ordered"; box.appendChild(h);
     if (lin.explanation) { const p = document.createElement("pre"); p.textContent = lin.explanation; box.appendChild(p); }
     Object.keys(lin.keys || {}).sort().forEach((key) => {
       const entry = lin.keys[key];
-      (entry.culprits || []).forEach((id) => culprits.add(id));
-      const cap = document.createElement("h2"); cap.textContent = "key " + key; box.appendChild(cap);
+      const bad = new Set(entry.culprits || []);
+      bad.forEach((id) => culprits.add(id));
+      const order = new Map((entry.prefix || []).map((id, k) => [id, k + 1]));
+      const cap = document.createElement("h2");
+      cap.textContent = `key ${key}: ${(entry.ops || []).length} operations; the longest linearizable prefix has ${order.size}; red cannot be placed after it`;
+      box.appendChild(cap);
+      box.appendChild(historyChart(entry.ops || [], order, bad));
       const table = document.createElement("table"); table.className = "ops";
-      table.innerHTML = "<tr><th>op</th><th>client</th><th>call</th><th>return</th><th>input</th><th>output</th><th>status</th></tr>";
+      table.innerHTML = "<tr><th>op</th><th>order</th><th>client</th><th>call</th><th>return</th><th>input</th><th>output</th><th>status</th></tr>";
       (entry.ops || []).forEach((op) => {
         const tr = document.createElement("tr");
-        if ((entry.culprits || []).includes(op.id)) tr.className = "culprit";
-        [op.id, op.client, fmt(op.call), op.ret === null ? "never" : fmt(op.ret), JSON.stringify(op.input), JSON.stringify(op.output), op.status]
+        if (bad.has(op.id)) tr.className = "culprit"; else if (order.has(op.id)) tr.className = "placed";
+        [op.id, order.get(op.id) || "", op.client, fmt(op.call), op.ret === null ? "never" : fmt(op.ret), JSON.stringify(op.input), JSON.stringify(op.output), op.status]
           .forEach((v) => { const td = document.createElement("td"); td.textContent = String(v); tr.appendChild(td); });
         table.appendChild(tr);
       });
       box.appendChild(table);
     });
   }
+
+  // one lane per client, a bar from call to return per operation (open-ended if it never returned)
+  function historyChart(ops, order, bad) {
+    const chart = document.createElementNS(SVG, "svg");
+    chart.setAttribute("class", "history");
+    const clients = [...new Set(ops.map((o) => o.client))].sort();
+    const W = 1100, H = 26, L = 90;
+    const tmin = Math.min(...ops.map((o) => o.call)), tmax = Math.max(...ops.map((o) => o.ret === null ? o.call : o.ret), tmin + 0.001);
+    const span = (tmax - tmin) * 1.1 || 1;
+    const hx = (t) => L + (t - tmin) / span * (W - L - 20);
+    chart.setAttribute("viewBox", `0 0 ${W} ${clients.length * H + 24}`);
+    chart.setAttribute("width", "100%");
+    clients.forEach((c, k) => { el("text", { class: "lane-label", x: 4, y: k * H + 18 }, chart, c); });
+    ops.forEach((op) => {
+      const k = clients.indexOf(op.client);
+      const x0 = hx(op.call), x1 = op.ret === null ? W - 20 : Math.max(hx(op.ret), x0 + 4);
+      const cls = bad.has(op.id) ? "bar culprit" : order.has(op.id) ? "bar placed" : "bar";
+      const r = el("rect", { class: cls + (op.ret === null ? " open" : ""), x: x0, y: k * H + 6, width: x1 - x0, height: H - 10, rx: 3 }, chart);
+      el("title", {}, r, `op#${op.id} ${JSON.stringify(op.input)} -> ${JSON.stringify(op.output)} (${op.status})`);
+      const label = (order.has(op.id) ? order.get(op.id) + ". " : "") + opLabel(op);
+      el("text", { class: "bar-text", x: x0 + 3, y: k * H + 19 }, chart, label.slice(0, Math.max(2, Math.floor((x1 - x0) / 6))));
+    });
+    el("text", { class: "axis-note", x: L, y: clients.length * H + 18 }, chart, `${fmt(tmin)} … ${fmt(tmax)}`);
+    return chart;
+  }
+  function opLabel(op) {
+    const i = op.input || {}, o = op.output || {};
+    const what = i.op || i.type || "op";
+    const arg = i.value !== undefined ? ` ${JSON.stringify(i.value)}` : "";
+    const res = o.value !== undefined ? ` → ${JSON.stringify(o.value)}` : (o.error ? ` → ${o.error}` : "");
+    return `${what}${arg}${res}`;
+  }
+
+  // ----- open on the violation ------------------------------------------------------------------
+  svg.dataset.axis = mode;
+  if (hasViolation) centreOn(V, RECENT);
   render();
 })();
