@@ -20,7 +20,7 @@ import pytest
 
 from labkit.errors import SubmissionError
 from labkit.live.cluster import Cluster, LiveError, NodeError, port_is_free
-from labkit.live.labs import LAB1, LAB2, BadRequest
+from labkit.live.labs import BadRequest, live_lab
 from labkit.live.storage import FileStorage
 from graderun import REPO, grade
 
@@ -80,14 +80,14 @@ def test_file_storage_reports_a_corrupt_file(tmp_path):
 
 
 def test_lab_routes_build_the_contract_bodies():
-    lab1 = {r.path: r for r in LAB1.routes}
+    lab1 = {r.path: r for r in live_lab("lab1_cap").routes}
     assert lab1["/set/{key}/{value}"].build({"key": "k", "value": "v"},
                                             {"consistency": "strong"}) == {
         "op": "set", "key": "k", "value": "v", "consistency": "strong"}
     assert lab1["/get/{key}"].build({"key": "k"}, {})["consistency"] == "eventual"
     with pytest.raises(BadRequest, match="consistency='STRONG' is not one of"):
         lab1["/set/{key}/{value}"].build({"key": "k", "value": "v"}, {"consistency": "STRONG"})
-    lab2 = {r.path: r for r in LAB2.routes}
+    lab2 = {r.path: r for r in live_lab("lab2_raft").routes}
     assert lab2["/submit/{command}"].build({"command": "x=1"}, {}) == {"op": "submit",
                                                                        "command": "x=1"}
 

@@ -63,5 +63,20 @@ def bench() -> dict[str, float]:
     }
 
 
+def sandbox_workload(lab) -> None:
+    """What ``labkit.sandbox.bench`` times in-process and sandboxed: writes and reads under a
+    partition, then a heal, on three seeds (``lab`` is the imported lab package)."""
+    for seed in range(3):
+        sim = Simulation(lab.KVNode, 3, seed=seed)
+        ops = [sim.request("n1", {"op": "set", "key": f"k{i % 7}", "value": str(i)})
+               for i in range(100)]
+        sim.partition(["n1", "n2"], ["n3"])
+        ops += [sim.request("n3", {"op": "get", "key": f"k{i % 7}"}) for i in range(50)]
+        sim.run_for(2.0)
+        sim.heal()
+        sim.run_until_done(*ops)
+        sim.run_for(3.0)
+
+
 if __name__ == "__main__":  # pragma: no cover
     print(bench())

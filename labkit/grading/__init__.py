@@ -2,9 +2,11 @@
 
 Grader suites use ``lab_fixture`` to get the code under test:
 
-    # graders/lab1_cap/conftest.py
+    # graders/<package>/conftest.py
     from labkit.grading import lab_fixture
-    lab = lab_fixture("lab1_cap")      # a session fixture: the imported lab package
+    lab = lab_fixture("<package>")     # a session fixture: the imported lab package
+
+Each lab declares itself in ``graders/<package>/lab.py`` (see ``labs``); labkit names no lab.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Loading the code under test: ``--impl starter|reference|PATH``.
 
-A submission is a folder laid out like ``starter/``: one package per lab (``lab1_cap/`` ...).
+A submission is a folder laid out like ``starter/``: one package per lab (the grader folders' names).
 The folder is put first on ``sys.path`` and each lab package is imported on first use, so a
 lab that fails to import costs that lab only. Nothing else from the folder is ever executed by
 pytest: only ``graders/`` is collected, so a ``conftest.py`` in a submission is never loaded.
@@ -16,7 +16,7 @@ from types import ModuleType
 
 from ..errors import SubmissionError
 from ..simulator import display_path, is_student_file
-from .labs import REPO
+from .labs import REPO, labs
 
 _cache: dict[str, ModuleType | SubmissionError] = {}
 _impl_dir: Path | None = None
@@ -29,7 +29,8 @@ def resolve_impl(value: str) -> Path:
     if not path.is_dir():
         raise SubmissionError(
             f"--impl {value}: no such folder ({path}). Give 'starter', 'reference' or a folder "
-            f"laid out like starter/ (with lab1_cap/ and the other lab packages inside).")
+            f"laid out like starter/ (with {', '.join(f'{lab.package}/' for lab in labs())} "
+            f"inside).")
     return path
 
 

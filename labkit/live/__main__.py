@@ -15,20 +15,20 @@ from ..grading.labs import REPO, find_lab
 from ..grading.loader import resolve_impl
 from ..simulator import display_path
 from .cluster import Cluster, LiveError, port_is_free
-from .labs import LIVE_LABS, live_lab
+from .labs import live_lab, live_labs
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="nox -s demo --", description=__doc__.split("\n\n")[0].replace("\n", " "),
         epilog="labs with a live mode: " + ", ".join(
-            find_lab(p).short for p in sorted(LIVE_LABS)) + ". Routes: assignments/live.md")
-    parser.add_argument("lab", help="lab1, lab2, ... (or the package name, lab1_cap)")
+            find_lab(p).short for p in live_labs()) + ". Routes: assignments/live.md")
+    parser.add_argument("lab", help="a lab's short name (e.g. lab1) or its package name")
     parser.add_argument("--impl", default="starter",
                         help="starter (default), reference, or a folder laid out like starter/")
     parser.add_argument("--nodes", type=int, default=None,
-                        help="how many nodes (default 3; lab4: cache nodes, default 6, plus "
-                             "the balancer lb)")
+                        help="how many nodes (default: the lab's, usually 3; see "
+                             "assignments/live.md)")
     parser.add_argument("--port-base", type=int, default=5001,
                         help="node i listens on PORT_BASE + i - 1 (default 5001)")
     parser.add_argument("--control-port", type=int, default=None,

@@ -1,6 +1,6 @@
 """A live cluster: the router and one process per node, started, faulted and always cleaned up.
 
-    with Cluster("lab1_cap", impl=Path("reference")) as cluster:   # starts and waits until ready
+    with Cluster("<package>", impl=Path("reference")) as cluster:   # starts and waits until ready
         cluster.get("n1", "/set/k/v?consistency=strong")           # -> Reply(200, {...})
         cluster.isolate("n3")                                      # through the router
         cluster.kill("n1"); cluster.restart("n1")                  # SIGKILL, then a new process
@@ -102,8 +102,9 @@ def port_is_free(port: int) -> bool:
 
 
 class Cluster:
-    """The router plus ``nodes`` node processes running ``spec`` (a lab package such as
-    ``"lab1_cap"``, or ``"module:NAME"`` of a ``LiveLab``) imported from ``impl``.
+    """The router plus ``nodes`` node processes running ``spec`` (a lab package name, whose
+    spec is its ``graders/<package>/live.py``, or ``"module:NAME"`` of a ``LiveLab``)
+    imported from ``impl``.
 
     ``port_base``: node i listens on ``port_base + i - 1``; None picks free ports (tests).
     ``data_dir``: storage files, logs and ready files (a fresh temporary folder if None)."""

@@ -1,6 +1,8 @@
-"""Per-lab live specs: which class each node runs, and the HTTP routes clients call.
+"""Live specs: which class each node runs, and the HTTP routes clients call.
 
-A route turns an HTTP request into the request body the lab's contract defines, so that
+Each lab with a live mode declares its spec in ``graders/<package>/live.py`` (``LIVE =
+LiveLab(...)``); this module holds the types, the parameter helpers and the lookup. A route
+turns an HTTP request into the request body the lab's contract defines, so that
 ``curl localhost:5001/set/k/v?consistency=strong`` reaches ``on_request`` as
 ``{"op": "set", "key": "k", "value": "v", "consistency": "strong"}``, exactly what the graders
 send in simulation. The node's reply comes back as the JSON body of the HTTP response.
@@ -12,6 +14,7 @@ key ``a/b``). A bad query parameter is answered ``400`` by the runtime, before t
 from __future__ import annotations
 
 import enum
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -89,7 +92,8 @@ def seconds(query: Params, name: str) -> dict:
 
 # ----- reading role and term off a node object (for the status page) ----------------------------
 
-def _scalar(value: Any) -> Any:
+def scalar(value: Any) -> Any:
+    """A plain value (an enum's value), or None for anything else."""
     if isinstance(value, enum.Enum):
         value = value.value
     if isinstance(value, (str, int, float, bool)) or value is None:
@@ -106,7 +110,7 @@ def describe_node(node: Node, names: tuple[str, ...] = ()) -> dict:
                             ("leader", ("leader", "leader_id", "leader_hint")),
                             ("commit_index", ("commit_index", "commitIndex"))):
         for attr in candidates:
-            value = _scalar(getattr(node, attr, None))
+            value = scalar(getattr(node, attr, None))
             if value is not None:
                 out[key] = value
                 break
@@ -114,132 +118,39 @@ def describe_node(node: Node, names: tuple[str, ...] = ()) -> dict:
         value = getattr(node, attr, None)
         if isinstance(value, (dict, list, tuple, set)):
             out[attr] = len(value)
-        elif _scalar(value) is not None:
-            out[attr] = _scalar(value)
+        elif scalar(value) is not None:
+            out[attr] = scalar(value)
     return out
 
 
-# ----- lab 1: CAP (the course text's Flask routes) -----------------------------------------------
+# ----- the labs' live specs, from graders/<package>/live.py ----------------------------------------
 
-LAB1 = LiveLab(
-    package="lab1_cap",
-    node_class="KVNode",
-    routes=(
-        Route("/get/{key}",
-              lambda p, q: {"op": "get", "key": p["key"], "consistency": consistency(q)},
-              "read the key: this node's copy, or ?consistency=strong for a majority read",
-              "/get/k"),
-        Route("/set/{key}/{value}",
-              lambda p, q: {"op": "set", "key": p["key"], "value": p["value"],
-                            "consistency": consistency(q)},
-              "write the key; ?consistency=strong waits for a majority (default eventual)",
-              "/set/k/v?consistency=strong"),
-    ),
-    describe=lambda node: describe_node(node, ("data",)),
-    examples=((0, "/set/k/v?consistency=strong"), (1, "/get/k"), (2, "/get/k?consistency=strong")),
-)
-
-# ----- lab 2: Raft --------------------------------------------------------------------------------
-
-def describe_raft(node: Node) -> dict:
-    """Role, term, vote, commit index and log length from the lab's ``raft_state()``
-    accessor (or from plain attributes while it is not written yet)."""
-    try:
-        state = node.raft_state()  # type: ignore[attr-defined]
-    except Exception:
-        return describe_node(node)
-    if not isinstance(state, dict):
-        return describe_node(node)
-    out = {k: _scalar(state.get(k)) for k in ("role", "term", "voted_for", "commit_index")
-           if _scalar(state.get(k)) is not None}
-    if isinstance(state.get("log"), list):
-        out["log"] = len(state["log"])
-    leader = _scalar(getattr(node, "leader", None))
-    if leader is not None:
-        out["leader"] = leader
-    return out
-
-
-LAB2 = LiveLab(
-    package="lab2_raft",
-    node_class="RaftNode",
-    routes=(
-        Route("/submit/{command}", lambda p, q: {"op": "submit", "command": p["command"]},
-              "append a command to the leader's log; the reply gives its index and term (a "
-              "follower answers not_leader with a leader hint); GET /_live/applied shows what "
-              "each node applied", "/submit/x=1"),
-    ),
-    describe=describe_raft,
-)
-
-# ----- lab 3: partitions and quorum writes (the course text's A, B, C) --------------------------
-
-LAB3 = LiveLab(
-    package="lab3_partitions",
-    node_class="QuorumNode",
-    routes=(
-        Route("/write/{key}/{value}",
-              lambda p, q: {"op": "write", "key": p["key"], "value": p["value"]},
-              "write the key through a majority quorum (no_quorum when a majority is "
-              "unreachable)", "/write/k/v"),
-        Route("/read/{key}",
-              lambda p, q: {"op": "read", "key": p["key"],
-                            "mode": choice(q, "mode", ("quorum", "local"), "quorum")},
-              "read the key from a majority quorum; ?mode=local reads this node's replica",
-              "/read/k?mode=quorum"),
-    ),
-    describe=lambda node: describe_node(node, ("replicas",)),
-    examples=((0, "/write/k/v"), (1, "/read/k?mode=quorum"), (2, "/read/k?mode=local")),
-)
-
-# ----- lab 4: distributed cache (a load balancer "lb" in front of cache nodes c1..c6) -------------
-
-
-def _cache_names(n: int) -> tuple[str, ...]:
-    return ("lb",) + tuple(f"c{i}" for i in range(1, n + 1))
-
-
-LAB4 = LiveLab(
-    package="lab4_cache",
-    node_class="CacheNode",
-    classes={"lb": "LoadBalancer"},
-    names=_cache_names,
-    nodes=6,
-    routes=(
-        Route("/put/{key}/{value}",
-              lambda p, q: {"op": "put", "key": p["key"], "value": p["value"],
-                            "consistency": consistency(q), **seconds(q, "ttl")},
-              "store the key; ?consistency=strong waits for W replicas, ?ttl=SECONDS expires it",
-              "/put/k/v?consistency=strong"),
-        Route("/get/{key}", lambda p, q: {"op": "get", "key": p["key"],
-                                          "consistency": consistency(q)},
-              "read the key; ?consistency=strong reads R replicas", "/get/k?consistency=strong"),
-        Route("/delete/{key}", lambda p, q: {"op": "delete", "key": p["key"],
-                                             "consistency": consistency(q)},
-              "delete the key (?consistency=strong as for put)", "/delete/k"),
-        Route("/stats", lambda p, q: {"op": "stats"},
-              "this cache node's keys, hits, misses, evictions and hints", "/stats"),
-    ),
-    examples=((0, "/put/k/v?consistency=strong"), (0, "/get/k?consistency=strong"),
-              (1, "/stats")),
-)
-
-LIVE_LABS: dict[str, LiveLab] = {spec.package: spec for spec in (LAB1, LAB2, LAB3, LAB4)}
+def live_labs() -> dict[str, LiveLab]:
+    """Every discovered lab with a live mode, by package name (in course order)."""
+    from ..grading.labs import labs
+    return {lab.package: live_lab(lab.package) for lab in labs() if lab.has_live}
 
 
 def live_lab(package: str) -> LiveLab:
-    """The live spec of a lab package, or a ValueError that lists the labs that have one."""
-    spec = LIVE_LABS.get(package)
-    if spec is None:
+    """The ``LIVE`` spec of ``graders/<package>/live.py``, or a ValueError that lists the labs
+    that have one."""
+    from ..grading.labs import by_name, load_file
+    lab = by_name().get(package)
+    if lab is None or not lab.has_live:
+        with_live = [lab.package for lab in by_name().values() if lab.has_live]
         raise ValueError(f"{package} has no live mode; labs with one: "
-                         f"{', '.join(sorted(LIVE_LABS))}")
+                         f"{', '.join(sorted(set(with_live)))}")
+    spec = getattr(load_file(lab.grader_dir / "live.py"), "LIVE", None)
+    if not isinstance(spec, LiveLab) or spec.package != package:
+        raise TypeError(f"graders/{package}/live.py must define LIVE = LiveLab(package="
+                        f"{package!r}, ...)")
     return spec
 
 
 def load_spec(ref: str) -> LiveLab:
-    """``lab1_cap`` (a lab package) or ``module:NAME`` (any LiveLab, e.g. labkit.live.toy:TOY)."""
+    """A lab package name (its ``graders/<package>/live.py``) or ``module:NAME`` (any
+    LiveLab, e.g. labkit.live.toy:TOY)."""
     if ":" in ref:
-        import importlib
         module, _, name = ref.partition(":")
         spec = getattr(importlib.import_module(module), name, None)
         if not isinstance(spec, LiveLab):

@@ -1,6 +1,6 @@
 """A live node: one student ``Node`` in its own OS process, on real time and real sockets.
 
-    python -m labkit.live.runtime --spec lab1_cap --impl reference --node n1 --nodes n1,n2,n3 \\
+    python -m labkit.live.runtime --spec <package> --impl reference --node n1 --nodes n1,n2,n3 \\
         --port 5001 --router-port 41234 --data-dir .live --epoch 12345.6 --incarnation 1
 
 The node object sees exactly the interface the simulator gives it (``now``, ``send``,

@@ -6,9 +6,10 @@
 * ``call_roundtrip_us``: one method call on a student object (grader -> child -> grader);
 * ``noop_messages_per_s_inprocess`` / ``_sandbox``: delivered messages per second with nodes
   that only answer each message (the simulator's own cost, then the sandbox's on top);
-* ``lab1_reference_s_inprocess`` / ``_sandbox``: a Lab 1 workload on the reference nodes
-  (writes and reads under a partition, then a heal), in wall seconds;
-* ``slowdown_noop`` and ``slowdown_lab1``: sandbox time / in-process time.
+* ``<lab>_reference_s_inprocess`` / ``_sandbox``: for each lab whose ``graders/<package>/
+  bench.py`` defines ``sandbox_workload(lab_module)``, that workload on the reference nodes,
+  in wall seconds (``<lab>`` is the short name);
+* ``slowdown_noop`` and ``slowdown_<lab>``: sandbox time / in-process time.
 
 Measured with ``time.perf_counter`` here only; nothing asserts a speed.
 """
@@ -58,24 +59,31 @@ def _noop(cls) -> float:
     return sim.delivered / (time.perf_counter() - start)
 
 
-def _lab1(lab) -> float:
+def _timed(workload, lab) -> float:
     start = time.perf_counter()
-    for seed in range(3):
-        sim = Simulation(lab.KVNode, 3, seed=seed)
-        ops = [sim.request("n1", {"op": "set", "key": f"k{i % 7}", "value": str(i)})
-               for i in range(100)]
-        sim.partition(["n1", "n2"], ["n3"])
-        ops += [sim.request("n3", {"op": "get", "key": f"k{i % 7}"}) for i in range(50)]
-        sim.run_for(2.0)
-        sim.heal()
-        sim.run_until_done(*ops)
-        sim.run_for(3.0)
+    workload(lab)
     return time.perf_counter() - start
 
 
-def bench() -> dict[str, float]:
-    from ..testing import reference_lab
+def _lab_workloads() -> list[tuple[str, str, object]]:
+    """``(short name, package, sandbox_workload)`` of the labs that have one and a reference."""
+    import importlib
 
+    from ..grading.labs import labs
+
+    found = []
+    for lab in labs():
+        if not ((lab.grader_dir / "bench.py").is_file()
+                and (REPO / "reference" / lab.package / "__init__.py").is_file()):
+            continue
+        workload = getattr(importlib.import_module(f"graders.{lab.package}.bench"),
+                           "sandbox_workload", None)
+        if workload is not None:
+            found.append((lab.short, lab.package, workload))
+    return found
+
+
+def bench() -> dict[str, float]:
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="labkit-sandbox-bench-") as tmp:
         pkg = Path(tmp) / "sandbox_bench"
@@ -102,13 +110,30 @@ def bench() -> dict[str, float]:
         out["noop_messages_per_s_sandbox"] = _noop(remote.PingPong)
         out["slowdown_noop"] = out["noop_messages_per_s_inprocess"] / \
             out["noop_messages_per_s_sandbox"]
-        if (REPO / "reference" / "lab1_cap" / "__init__.py").is_file():
-            out["lab1_reference_s_inprocess"] = _lab1(reference_lab("lab1_cap"))
-            out["lab1_reference_s_sandbox"] = _lab1(load_remote(REPO / "reference", "lab1_cap"))
-            out["slowdown_lab1"] = out["lab1_reference_s_sandbox"] / \
-                out["lab1_reference_s_inprocess"]
+        for short, package, workload in _lab_workloads():
+            local = _import_reference(package)
+            inprocess = out[f"{short}_reference_s_inprocess"] = _timed(workload, local)
+            sandboxed = out[f"{short}_reference_s_sandbox"] = _timed(
+                workload, load_remote(REPO / "reference", package))
+            out[f"slowdown_{short}"] = sandboxed / inprocess
         shutdown_all()
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def _import_reference(package: str):
+    """``reference/<package>`` under a private module name (not the graded ``package``)."""
+    import importlib.util
+    import sys
+
+    name = f"_sandbox_bench_reference_{package}"
+    if name not in sys.modules:
+        folder = REPO / "reference" / package
+        spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 if __name__ == "__main__":
