@@ -5,9 +5,12 @@ Three small pieces, as in Porcupine:
 * ``model``: ``Op`` (one operation of a history) and ``Model`` (a sequential specification);
 * ``models``: ``register_model``, ``cas_register_model``, ``kv_model`` (and their classes);
 * ``checker``: ``check(model, ops) -> Result`` with verdict ``"ok"``, ``"illegal"`` or
-  ``"unknown"`` (a search budget ran out: never a pass), and ``Result.describe()``.
+  ``"unknown"`` (a search budget ran out: never a pass), and ``Result.describe()``; it
+  searches the partitions in rounds and stops at the first illegal one;
+* ``search``: the search over one partition (Wing & Gong with Lowe's memoization).
 
-``generate`` makes random linearizable histories; ``jepsen`` reads two real history formats.
+``generate`` makes random linearizable histories; ``jepsen`` reads two real history formats;
+``bench`` measures steps and seconds (``python -m labkit.linearizability.bench``).
 
 Example::
 

@@ -4,38 +4,35 @@ A history is linearizable when every operation can be given a single instant bet
 and its return such that, taken in the order of those instants, the operations are a legal run of
 the model. ``check`` searches for such an order, one partition of the history at a time.
 
-The search (Wing & Gong, with Lowe's memoization, as in Porcupine):
+The search for one partition is in ``search`` (Wing & Gong, with Lowe's memoization, as in
+Porcupine; its module docstring states the invariants). Here: the rounds over partitions, the
+verdict, and the explanation a student reads.
 
-* Every call and every return is an entry in one list, sorted by time. Walking the list from the
-  front, each call met before the first return is an operation that may take effect next.
-* Linearizing an operation steps the model and lifts its call and return out of the list (a
-  doubly linked list over arrays, so lifting and putting back are O(1)). Meeting a return means
-  its operation should already have taken effect: the search backtracks to the last choice.
-* Invariant: ``linearized`` (a bitset in a Python int) holds exactly the operations whose
-  entries are lifted, and ``state`` is the model state after them, in the order of ``stack``.
-* Memoization (Lowe): two orders of the same operations that end in the same state have the
-  same future, so a configuration ``(linearized, state)`` is explored once.
-* Operations with status ``"unknown"`` have no return entry, so they are never required: the
-  search may place them anywhere after their call, or leave them out. It succeeds when every
-  ``"ok"`` operation has been placed. As k timed-out operations could multiply the search by
-  2^k, five rules keep them in check. (0) Before the search, the model may drop those nobody
-  could have observed (``Model.unobserved``: a write whose value no read returned). (1) Each
-  configuration tries the required operations first and the timed-out ones in a second pass,
-  so configurations with few timed-out operations are met first. (2) The memo maps (required
-  operations placed, state) to the minimal sets of timed-out operations placed with them, and
-  prunes any superset: leaving a timed-out operation out only keeps more options open. (3) A
-  timed-out operation is never placed where it changes nothing. (4) Timed-out operations with
-  equal inputs are interchangeable, so they are placed in the order of their calls
-  (``after``).
+* Partitions (``Model.partition``, P-compositionality: a key-value store is linearizable iff
+  every key is) are searched in rounds: round r gives every undecided partition
+  ``FIRST_ROUND * 2**r`` more steps, up to ``max_steps`` in all. An easy partition is decided
+  in the first rounds whatever the hard ones cost, and the first illegal partition ends the
+  check (one illegal key decides the verdict); ``every_partition=True`` decides them all.
+* Operations with status ``"unknown"`` (timed out) have no return, so they are never required:
+  the search may place them anywhere after their call, or leave them out. It succeeds when
+  every ``"ok"`` operation has been placed. Before the search the model may drop those nobody
+  could have observed (``Model.unobserved``: a write whose value no read returned). Which of
+  the rest to try first depends on the history: late, after every required operation that
+  could go instead (``"required_first"``: wins when most timed-out operations never took
+  effect, as in the Jepsen etcd histories), or in the order of their calls (``"call_order"``,
+  Porcupine's: wins when a timed-out write was read later). A partition with timed-out
+  operations runs both, taking turns in each round; the first to decide gives the verdict,
+  and both count against the partition's budget.
 * What stays expensive: proving a history illegal when many operations overlap the read that
   nothing explains, above all timed-out writes whose values were read, or appends (a state
   that records their order): the search may have to try every order of them. Correct
   histories are cheap, as an order that works is usually among the first tried.
 
 The search is iterative (histories of thousands of operations) and deterministic: the same
-history always takes the same steps. It stops with verdict ``"unknown"`` when a partition uses
-``max_steps`` model steps (counted, so the cut-off is reproducible) or, as a safety net only,
-when ``timeout`` wall-clock seconds have passed. **Unknown is never a pass.**
+history always takes the same steps. A partition's verdict is ``"unknown"`` when it used
+``max_steps`` model steps (counted, so the cut-off is reproducible), when the check stopped at
+an illegal partition before it was decided, or, as a safety net only, when ``timeout``
+wall-clock seconds have passed. **Unknown is never a pass.**
 
 When a partition is illegal, the search reports the furthest point in time it could explain: the
 operation whose return no order could get past (``blocked``), the longest order it found up to
@@ -44,16 +41,21 @@ that point, and why none of the operations still open could come next.
 
 from __future__ import annotations
 
+import gc
 import time as _time
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from .model import FAIL, OK, UNKNOWN, Model, Op, State
+from .search import STRATEGIES, Search
 
 OK_VERDICT, ILLEGAL, UNDECIDED = "ok", "illegal", "unknown"
 
 DEFAULT_MAX_STEPS = 1_000_000
 """Model steps one partition may take before its verdict is "unknown"."""
+
+FIRST_ROUND = 1_000
+"""Steps each undecided partition (and strategy) gets in the first round; doubled each round."""
 
 _CLOCK_EVERY = 4096          # steps between two looks at the wall clock
 
@@ -84,8 +86,10 @@ class PartitionResult:
     ``illegal``: ``blocked`` is the operation whose return no order could get past;
     ``linearization`` is the longest order found up to it, ending in ``state``;
     ``candidates`` are the operations open at that point, each with why it could not go next.
-    ``unknown``: ``reason`` says which budget ran out; ``blocked``, ``linearization`` and
-    ``state`` show the furthest point the search had reached (no proof of anything).
+    ``unknown``: ``reason`` says which budget ran out, or that the check stopped at another,
+    illegal partition first; ``blocked``, ``linearization`` and ``state`` show the furthest
+    point the search had reached (no proof of anything).
+    ``strategy``: which order of the timed-out operations decided it (see ``check``), or "".
     """
 
     label: str
@@ -98,6 +102,7 @@ class PartitionResult:
     blocked: Op | None = None
     candidates: tuple[Candidate, ...] = ()
     reason: str = ""
+    strategy: str = ""
 
     def index_of(self, op: Op) -> int:
         """Position of ``op`` (one of ``ops``) in the history given to ``check``."""
@@ -133,6 +138,11 @@ class Result:
         """The illegal partitions, in history order."""
         return tuple(p for p in self.partitions if p.verdict == ILLEGAL)
 
+    @property
+    def undecided(self) -> tuple[PartitionResult, ...]:
+        """The partitions left "unknown" (budget, timeout, or the check stopped before them)."""
+        return tuple(p for p in self.partitions if p.verdict == UNDECIDED)
+
     def describe(self, max_ops: int = 12) -> str:
         """Readable text for a student: the verdict and, if it is not ok, the evidence."""
         return _describe(self, max_ops)
@@ -143,37 +153,56 @@ class Result:
 
 
 def check(model: Model, ops: Iterable[Any], timeout: float | None = None, *,
-          max_steps: int = DEFAULT_MAX_STEPS) -> Result:
+          max_steps: int = DEFAULT_MAX_STEPS, every_partition: bool = False,
+          strategies: Sequence[str] | None = None) -> Result:
     """Check that ``ops`` is a linearizable history of ``model``.
 
     ``ops`` are ``Op`` values, or any records with the same attributes (``client``, ``input``,
     ``output``, ``call``, ``ret``, ``status``; a status of ``"pending"`` counts as unknown).
     Operations with status ``"fail"`` are dropped: they had no effect. So are timed-out ones
-    for which ``model.unobserved`` says so. Each partition the model defines is searched with
-    at most ``max_steps`` model steps (a few microseconds each); ``timeout`` (wall seconds, for
-    the whole history) is a safety net, not a budget to rely on, since it makes the verdict
-    depend on the machine.
+    for which ``model.unobserved`` says so.
+
+    Each partition the model defines may take at most ``max_steps`` model steps (a microsecond
+    or so each) before its verdict is ``"unknown"``. The partitions are searched in rounds, each
+    round giving every undecided partition twice the steps of the last, so a hard partition
+    cannot starve the easy ones. The search stops at the first illegal partition (the verdict
+    is then "illegal" whatever the others are; those not finished are left ``"unknown"``)
+    unless ``every_partition`` is true, which searches every partition to its verdict.
+
+    ``strategies`` (default: both of ``search.STRATEGIES`` for partitions with timed-out
+    operations, which take turns and the first to decide wins; the first alone otherwise) picks
+    the orders tried for timed-out operations. ``timeout`` (wall seconds, for the whole
+    history) is a safety net, not a budget to rely on, since it makes the verdict depend on the
+    machine.
     """
+    if max_steps < 0:
+        raise ValueError(f"max_steps must be >= 0; got {max_steps}")
+    for name in strategies or ():
+        if name not in STRATEGIES:
+            raise ValueError(f"unknown strategy {name!r}: expecting one of "
+                             f"{', '.join(STRATEGIES)}")
     history = [_as_op(record) for record in ops]
     position = {id(op): k for k, op in enumerate(history)}
     live = [op for op in history if op.status != FAIL]
     deadline = None if timeout is None else _time.monotonic() + timeout
 
-    results = []
+    parts = []
     for whole in model.partition(live):
-        label = model.describe_partition(whole)
         part = [op for op in whole if op.status == OK or not model.unobserved(op, whole)]
-        indices = tuple(position[id(op)] for op in part)
-        if deadline is not None and _time.monotonic() > deadline:
-            results.append(PartitionResult(label, UNDECIDED, tuple(part), indices, 0,
-                                           reason=f"the {timeout} s timeout had passed"))
-            continue
-        results.append(_check_partition(model, part, indices, label, max_steps, deadline))
-
+        parts.append(_Part(model.describe_partition(whole), part,
+                           tuple(position[id(op)] for op in part)))
+    collecting = gc.isenabled()
+    gc.disable()        # millions of small objects and no cycles: the collector only costs time
+    try:
+        _schedule(model, parts, max_steps, every_partition, strategies, deadline, timeout)
+    finally:
+        if collecting:
+            gc.enable()
+    results = tuple(part.result for part in parts)
     verdicts = {p.verdict for p in results}
     verdict = (ILLEGAL if ILLEGAL in verdicts else UNDECIDED if UNDECIDED in verdicts
                else OK_VERDICT)
-    return Result(verdict, tuple(results), model)
+    return Result(verdict, results, model)
 
 
 def _as_op(record: Any) -> Op:
@@ -185,184 +214,126 @@ def _as_op(record: Any) -> Op:
 
 
 # --------------------------------------------------------------------------------------------
-# The search
+# Rounds over the partitions
 
 
-def _check_partition(model: Model, ops: Sequence[Op], indices: tuple[int, ...], label: str,
-                     max_steps: int, deadline: float | None) -> PartitionResult:
-    n = len(ops)
-    inputs = [op.input for op in ops]
-    outputs = [op.output if op.status == OK else None for op in ops]
-    must = [op.status == OK for op in ops]
+class _Part:
+    """One partition on its way to a verdict: its searches (one per strategy) and steps used."""
 
-    # Entries 1..m sorted by (time, call before return, op); 0 is the head, m + 1 the tail.
-    events = []
-    for i, op in enumerate(ops):
-        events.append((op.call, 0, i))
-        if must[i]:
-            events.append((op.ret, 1, i))
-    events.sort()
-    m = len(events)
-    entry_op = [-1] * (m + 2)
-    is_call = [False] * (m + 2)
-    call_entry = [0] * n
-    ret_entry = [-1] * n                   # -1: no return entry (unknown operation)
-    for e, (_, kind, i) in enumerate(events, start=1):
-        entry_op[e] = i
-        if kind == 0:
-            is_call[e] = True
-            call_entry[i] = e
-        else:
-            ret_entry[i] = e
-    nxt = list(range(1, m + 3))
-    prv = list(range(-1, m + 1))
-    bit = [1 << i for i in range(n)]
-    after = _interchangeable(ops)
-    step = model.step
+    def __init__(self, label: str, ops: list[Op], indices: tuple[int, ...]):
+        self.label, self.ops, self.indices = label, ops, indices
+        self.searches: list[Search] = []
+        self.used = 0
+        self.result: PartitionResult | None = None
 
-    state = model.init()
-    linearized = 0
-    remaining = sum(must)                  # ok operations not yet linearized
-    stack: list[tuple[int, State, bool]] = []   # (call entry, state before it, pass)
-    optional_mask = sum(bit[i] for i in range(n) if not must[i])
-    seen: dict[tuple[int, State], list[int]] = {(linearized, state): [0]}
-    best = (-1, -1)                        # (blocking return entry, depth) furthest so far
-    best_order: list[int] = []
-    best_state: State = state
-    steps = 0
-    optional_pass = False                  # first try required ops, then timed-out ones
-    entry = nxt[0]
 
-    while remaining:
-        if is_call[entry]:
-            i = entry_op[entry]
-            j = after[i]
-            if must[i] == optional_pass or (j >= 0 and not linearized >> j & 1):
-                entry = nxt[entry]                          # not in this pass, or twin first
+def _schedule(model: Model, parts: list[_Part], max_steps: int, every_partition: bool,
+              strategies: Sequence[str] | None, deadline: float | None,
+              timeout: float | None) -> None:
+    """Give every partition a result: rounds of doubling budgets until each is decided."""
+    for part in parts:
+        names = strategies or (STRATEGIES if any(op.status != OK for op in part.ops)
+                               else STRATEGIES[:1])
+        part.searches = [Search(model, part.ops, name) for name in names]
+    budget = FIRST_ROUND
+    open_parts = list(parts)
+    stopped = ""                                   # why the rounds ended early, if they did
+    while open_parts and not stopped:
+        still_open = []
+        for part in open_parts:
+            if not stopped and deadline is not None and _time.monotonic() > deadline:
+                stopped = f"the wall-clock timeout of {timeout} s passed"
+            if stopped:
+                still_open.append(part)
                 continue
-            steps += 1
-            if steps > max_steps or (deadline is not None and not steps % _CLOCK_EVERY
-                                     and _time.monotonic() > deadline):
-                why = (f"the search budget of {max_steps:,} steps ran out"
-                       if steps > max_steps else
-                       f"the wall-clock timeout passed after {steps:,} steps")
-                return _evidence(model, ops, indices, label, UNDECIDED, steps - 1, best[0],
-                                 best_order, best_state, entry_op, call_entry, must, reason=why)
-            legal, new_state = step(state, inputs[i], outputs[i])
-            if legal and (must[i] or new_state != state):
-                new_linearized = linearized | bit[i]
-                optional = new_linearized & optional_mask
-                base = (new_linearized ^ optional, new_state)
-                minimal = seen.get(base)
-                if minimal is None:
-                    seen[base] = minimal = []
-                if not any(m | optional == optional for m in minimal):
-                    if optional:
-                        minimal[:] = [m for m in minimal if m | optional != m]
-                    minimal.append(optional)
-                    stack.append((entry, state, optional_pass))
-                    state, linearized = new_state, new_linearized
-                    optional_pass = False
-                    p, q = prv[entry], nxt[entry]           # lift the call ...
-                    nxt[p], prv[q] = q, p
-                    r = ret_entry[i]
-                    if r >= 0:                              # ... and its return
-                        p, q = prv[r], nxt[r]
-                        nxt[p], prv[q] = q, p
-                        remaining -= 1
-                    entry = nxt[0]
-                    continue
-            entry = nxt[entry]
-        elif optional_mask and not optional_pass:
-            optional_pass = True                            # second pass: timed-out ops
-            entry = nxt[0]
-        else:
-            # A return whose operation has not taken effect: this order is a dead end.
-            if (entry, len(stack)) > best:
-                best = (entry, len(stack))
-                best_order = [entry_op[e] for e, _, _ in stack]
-                best_state = state
-            if not stack:
-                break
-            entry, state, optional_pass = stack.pop()
-            i = entry_op[entry]
-            linearized ^= bit[i]
-            r = ret_entry[i]
-            if r >= 0:                                      # put back the return ...
-                nxt[prv[r]] = r
-                prv[nxt[r]] = r
-                remaining += 1
-            nxt[prv[entry]] = entry                         # ... then the call
-            prv[nxt[entry]] = entry
-            entry = nxt[entry]
-
-    if not remaining:
-        order = tuple(ops[entry_op[e]] for e, _, _ in stack)
-        return PartitionResult(label, OK_VERDICT, tuple(ops), indices, steps,
-                               linearization=order, state=state)
-    return _evidence(model, ops, indices, label, ILLEGAL, steps, best[0], best_order, best_state,
-                     entry_op, call_entry, must)
+            winner = None
+            for search in part.searches:
+                give = min(budget, max_steps - part.used)
+                if give <= 0:
+                    break
+                before = search.steps
+                done = _advance(search, give, deadline)
+                part.used += search.steps - before
+                if done:
+                    winner = search
+                    break
+                if deadline is not None and _time.monotonic() > deadline:
+                    stopped = f"the wall-clock timeout of {timeout} s passed"
+                    break
+            if winner is not None:
+                part.result = _decided(model, part, winner)
+                if part.result.verdict == ILLEGAL and not every_partition:
+                    stopped = (f"the search stopped at the first partition found not "
+                               f"linearizable ({part.label or 'the history'})")
+            elif part.used >= max_steps:
+                part.result = _undecided(model, part, f"the search budget of {max_steps:,} "
+                                                      f"steps ran out")
+            else:
+                still_open.append(part)
+        open_parts = still_open
+        budget *= 2
+    for part in open_parts:
+        part.result = _undecided(model, part, stopped)
+    for part in parts:
+        for search in part.searches:
+            search.close()
+        part.searches = []
 
 
-def _evidence(model: Model, ops: Sequence[Op], indices: tuple[int, ...], label: str,
-              verdict: str, steps: int, frontier: int, order: list[int], state: State,
-              entry_op: list[int], call_entry: list[int], must: list[bool],
+def _advance(search: Search, steps: int, deadline: float | None) -> bool:
+    """``search.advance(steps)``, looking at the clock every few thousand steps if asked."""
+    if deadline is None:
+        return search.advance(steps)
+    target = search.steps + steps
+    while search.steps < target:
+        if search.advance(min(_CLOCK_EVERY, target - search.steps)):
+            return True
+        if _time.monotonic() > deadline:
+            return False
+    return False
+
+
+def _decided(model: Model, part: _Part, search: Search) -> PartitionResult:
+    if search.verdict == OK_VERDICT:
+        return PartitionResult(part.label, OK_VERDICT, tuple(part.ops), part.indices,
+                               part.used, linearization=tuple(part.ops[i] for i in search.order),
+                               state=search.state, strategy=search.strategy)
+    return _evidence(model, part, ILLEGAL, search)
+
+
+def _undecided(model: Model, part: _Part, reason: str) -> PartitionResult:
+    furthest = max(part.searches, key=lambda s: (s.frontier, s.depth), default=None)
+    return _evidence(model, part, UNDECIDED, furthest, reason)
+
+
+def _evidence(model: Model, part: _Part, verdict: str, search: Search | None,
               reason: str = "") -> PartitionResult:
-    """The furthest dead end: the order that reached it, the op it blocks on, what was open.
-
-    ``frontier`` is the return entry the search could not get past (-1: it met no dead end).
-    """
-    if frontier < 0:
-        return PartitionResult(label, verdict, tuple(ops), indices, steps, reason=reason)
+    """The furthest dead end: the order that reached it, the op it blocks on, what was open."""
+    ops = part.ops
+    if search is None or search.frontier < 0:
+        return PartitionResult(part.label, verdict, tuple(ops), part.indices, part.used,
+                               reason=reason)
+    frontier, order, state = search.frontier, search.order, search.state
     placed = set(order)
     candidates = []
     open_ops = [] if verdict != ILLEGAL else sorted(
-        (i for i in range(len(ops)) if i not in placed and call_entry[i] < frontier),
-        key=call_entry.__getitem__)
+        (i for i in range(len(ops)) if i not in placed and search.call_entry[i] < frontier),
+        key=search.call_entry.__getitem__)
     for i in open_ops:
-        output = ops[i].output if must[i] else None
+        output = ops[i].output if search.must[i] else None
         legal, new_state = model.step(state, ops[i].input, output)
         if not legal:
             why = "cannot take effect here"
-        elif not must[i] and new_state == state:
+        elif not search.must[i] and new_state == state:
             why = "timed out; taking effect here would change nothing"
         else:
             why = "could take effect here, but every order of the rest fails after it"
-        candidates.append(Candidate(ops[i], indices[i], why))
-    return PartitionResult(label, verdict, tuple(ops), indices, steps,
+        candidates.append(Candidate(ops[i], part.indices[i], why))
+    return PartitionResult(part.label, verdict, tuple(ops), part.indices, part.used,
                            linearization=tuple(ops[i] for i in order), state=state,
-                           blocked=ops[entry_op[frontier]], candidates=tuple(candidates),
-                           reason=reason)
-
-
-def _interchangeable(ops: Sequence[Op]) -> list[int]:
-    """For each timed-out op, the latest earlier-called timed-out op with an equal input, or -1.
-
-    Requiring that earlier op to be placed first loses no solution: the earlier call is available
-    whenever the later one is, and swapping two such operations in an order that explains the
-    history gives another one, since neither has a return to meet.
-    """
-    after = [-1] * len(ops)
-    last: dict[Any, int] = {}
-    for i in sorted(range(len(ops)), key=lambda k: (ops[k].call, k)):
-        if ops[i].status == OK:
-            continue
-        try:
-            key = _frozen(ops[i].input)
-            hash(key)
-        except TypeError:
-            continue                       # unhashable input: no pruning, still correct
-        after[i] = last.get(key, -1)
-        last[key] = i
-    return after
-
-
-def _frozen(value: Any) -> Any:
-    if isinstance(value, dict):
-        return ("dict", frozenset((k, _frozen(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("list", tuple(_frozen(v) for v in value))
-    return value
+                           blocked=ops[search.entry_op[frontier]],
+                           candidates=tuple(candidates), reason=reason,
+                           strategy=search.strategy if verdict == ILLEGAL else "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -410,6 +381,12 @@ def _describe(result: Result, max_ops: int) -> str:
             others = ", ".join(p.label or "?" for p in failures[1:6])
             more = f" and {len(failures) - 6} more" if len(failures) > 6 else ""
             lines += ["", f"Also not linearizable: {others}{more}."]
+        undecided = result.undecided
+        if undecided:
+            names = ", ".join(p.label or "?" for p in undecided[:6])
+            more = f" and {len(undecided) - 6} more" if len(undecided) > 6 else ""
+            lines += ["", f"The check stopped at the first illegal partition; not decided: "
+                          f"{names}{more}."]
         return "\n".join(lines)
     for p in result.partitions:
         if p.verdict != UNDECIDED:

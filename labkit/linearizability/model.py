@@ -104,6 +104,15 @@ class Model:
         """
         return False
 
+    def read_only(self, input: Any) -> bool:
+        """True if an operation with this input never changes the state, in any state (a read).
+
+        An optional speed-up: the checker then places such an operation as soon as it is legal
+        and tries nothing else there, since any order that explains the history can be changed
+        into one that places it first. The default, False, is always correct.
+        """
+        return False
+
     def describe_partition(self, ops: Sequence[Op]) -> str:
         """A short name for one partition (e.g. ``key 'x'``), or "" when there is only one."""
         return ""

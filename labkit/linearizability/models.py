@@ -76,6 +76,9 @@ class RegisterModel(Model):
             return True, input["value"]
         raise _unknown_op(self.name, input, self.operations)
 
+    def read_only(self, input: Any) -> bool:
+        return isinstance(input, dict) and input.get("op") == "read"
+
     def unobserved(self, op: Op, ops: Sequence[Op]) -> bool:
         # A write sets the value until the next write; any read in between returns it. If no
         # read returned it, no read was in between, and leaving the write out changes nothing
@@ -154,6 +157,9 @@ class KVModel(Model):
         if op == "delete":
             return True, self.missing
         raise _unknown_op(self.name, input, self.operations)
+
+    def read_only(self, input: Any) -> bool:
+        return isinstance(input, dict) and input.get("op") == "get"
 
     def partition(self, ops: Sequence[Op]) -> list[list[Op]]:
         by_key: dict[Any, list[Op]] = {}          # insertion order: first appearance of a key
