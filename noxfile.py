@@ -126,6 +126,15 @@ def grade_class(session: nox.Session) -> None:
 
 
 @nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of the graders (issue 13): nox -s mutants -- lab2 [--sample N]
+    [--max-minutes M] [--timeout S] [--survivors]. Grades cosmic-ray mutants of a copy of
+    reference/<lab>; writes reports/mutants/<lab>.md and .json."""
+    session.install(*DEPS, "cosmic-ray==8.7.0")
+    session.run("python", "-m", "instructor.mutants", *session.posargs, env=ENV)
+
+
+@nox.session
 def gradescope(session: nox.Session) -> None:
     """Build the Gradescope autograder bundle: nox -s gradescope -- OUT.zip [--labs lab2]."""
     session.install(*DEPS)

@@ -32,7 +32,7 @@ from pathlib import Path
 from labkit.grading.labs import REPO
 from .leaks import find_leaks
 
-INSTRUCTOR_SESSIONS = ("reference", "release", "grade_class", "gradescope")
+INSTRUCTOR_SESSIONS = ("reference", "release", "grade_class", "gradescope", "mutants")
 EXCLUDED_DIRS = ("reference", "instructor", "tests/buggy", "tests/hostile")
 ALWAYS_SKIPPED = {".git", ".nox", ".hypothesis", "__pycache__", "reports", ".ci-venv",
                   ".pytest_cache", ".venv", "venv"}
