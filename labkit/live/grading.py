@@ -31,7 +31,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from ..errors import GraderBug, PropertyViolation
+from ..errors import PropertyViolation
 from ..grading import loader
 from ..grading.loader import impl_dir, require
 from ..grading.scenario import current_test
