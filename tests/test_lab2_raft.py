@@ -1,6 +1,7 @@
 """Lab 2 (Raft): the graders against the reference (full marks), the starter (0, "not
 implemented yet") and the known-bug variants under tests/buggy/lab2_raft (each caught by a
-named test); unit tests of labkit.raft_checks on scripted nodes; determinism of the runs.
+named test); unit tests of the Raft invariants (graders/lab2_raft/invariants.py) on scripted
+nodes; determinism of the runs.
 
 The live tests in graders/lab2_raft/test_live.py are exercised by tests/test_live.py; the
 runs here deselect them (``-m "not live"``)."""
@@ -14,9 +15,13 @@ import pytest
 from graderun import (grade, variants, assert_all_not_implemented, assert_full_marks,
                       assert_variant_table)
 from labkit import Node, PropertyViolation, Simulation
-from labkit.raft_checks import (ACCESSOR, COMMIT_NEEDS_MAJORITY, ELECTION_SAFETY, IN_ORDER_APPLY,
-                                LEADER_COMPLETENESS, LOG_MATCHING, ONE_VOTE_PER_TERM,
-                                STATE_MACHINE_SAFETY, TERMS_NEVER_DECREASE, RaftChecker)
+from labkit.faults import CrashAfter
+from graders.lab2_raft.invariants import (ACCESSOR, COMMIT_NEEDS_MAJORITY, ELECTION_SAFETY,
+                                          IN_ORDER_APPLY, LEADER_COMPLETENESS, LOG_MATCHING,
+                                          ONE_VOTE_PER_TERM, STATE_MACHINE_SAFETY,
+                                          TERMS_NEVER_DECREASE, INVARIANTS,
+                                          MAJORITY_OF_VOTES, ACKNOWLEDGED_STATE,
+                                          COMMITTED_ENTRIES_STAY, RaftChecker)
 from instructor.testing import reference_lab
 
 PACKAGE = "lab2_raft"
@@ -26,7 +31,7 @@ MIN_SCHEDULES = 500
 # variant -> (the grader test that must catch it, what its output must name)
 CAUGHT = {
     "votes_twice": ("test_one_vote_per_term", ONE_VOTE_PER_TERM),
-    "forgets_vote": ("test_vote_survives_restart", ONE_VOTE_PER_TERM),
+    "forgets_vote": ("test_vote_survives_restart", ACKNOWLEDGED_STATE),
     "no_up_to_date_check": ("test_stale_log_cannot_win", LEADER_COMPLETENESS),
     "figure8_commit": ("test_figure8", "Figure 8"),
     "applies_before_commit": ("test_no_commit_without_majority", IN_ORDER_APPLY),
@@ -35,7 +40,7 @@ CAUGHT = {
     "timer_reset_every_message": ("test_deposed_leader_does_not_block_election", "liveness"),
     "late_step_down": ("test_old_leader_rejoins", ELECTION_SAFETY),
     "forgets_term": ("test_restart_all", TERMS_NEVER_DECREASE),
-    "forgets_log": ("test_restart_all", LEADER_COMPLETENESS),
+    "forgets_log": ("test_restart_all", ACKNOWLEDGED_STATE),
     "fixed_election_timeout": ("test_initial_election", "liveness"),
     "slow_backup": ("test_backup_divergent_logs", "fast backup"),
     "chatty_heartbeat": ("test_idle_messages", "message budget"),
@@ -87,7 +92,7 @@ def test_variant_is_caught(variant, tmp_path):
     assert "seed:" in result["output"], result["output"]
 
 
-# ----- labkit.raft_checks on scripted nodes -------------------------------------------------------
+# ----- the Raft invariants on scripted nodes -----------------------------------------------------
 
 
 class Scripted(Node):
@@ -101,6 +106,9 @@ class Scripted(Node):
     def raft_state(self) -> dict:
         return self.state
 
+    def on_message(self, src: str, msg: dict) -> None:
+        pass
+
     def on_request(self, request) -> None:
         body = request.body
         if "state" in body:
@@ -108,12 +116,17 @@ class Scripted(Node):
             self.storage.put("term", self.state["term"])
         if "apply" in body:
             self.apply(*body["apply"])
+        if "send" in body:
+            self.send(*body["send"])
         self.reply(request, {})
 
 
-def scripted(n: int = 5) -> tuple[Simulation, RaftChecker]:
+def scripted(n: int = 5, *, votes: bool = False) -> tuple[Simulation, RaftChecker]:
+    """Scripted leaders come from nowhere: unless ``votes``, "leader has a majority of votes"
+    is left out."""
     sim = Simulation(Scripted, n, seed=0)
-    checker = RaftChecker(sim)
+    checker = RaftChecker(sim, invariants=tuple(i for i in INVARIANTS
+                                                if votes or i != MAJORITY_OF_VOTES))
     sim.run_until(0.0)
     return sim, checker
 
@@ -308,3 +321,75 @@ def test_bench_reports_its_figures():
     figures = bench(schedules=5)
     assert figures["lab2_schedules_per_second"] > 0
     assert figures["lab2_sim_seconds_per_wall_second"] > 1
+
+
+def test_invariants_are_named_objects_with_statements():
+    names = [inv.name for inv in INVARIANTS]
+    assert len(set(names)) == len(names) == 11
+    assert all(inv.statement and inv == inv.name for inv in INVARIANTS)
+
+
+def test_checker_leader_needs_a_majority_of_distinct_votes():
+    sim, _ = scripted(votes=True)
+    say(sim, "n1", role="candidate", term=2, voted_for="n1")
+    for voter in ("n2", "n2"):          # one voter's reply, twice
+        sim.call(voter, {"state": {"term": 2},
+                         "send": ["n1", {"type": "request_vote_reply", "term": 2,
+                                         "granted": True}]})
+    with violation(MAJORITY_OF_VOTES) as info:
+        say(sim, "n1", role="leader")
+    assert "from only n1, n2 (2 of 5 nodes; a majority is 3)" in str(info.value)
+
+
+def test_checker_leader_with_a_majority_of_votes():
+    sim, checker = scripted(votes=True)
+    say(sim, "n1", role="candidate", term=2, voted_for="n1")
+    say(sim, "n2", term=2, voted_for="n1")                       # seen in its state
+    sim.call("n3", {"state": {"term": 2},                         # seen in its reply only
+                    "send": ["n1", {"type": "request_vote_reply", "term": 2, "granted": True}]})
+    say(sim, "n1", role="leader")
+    assert checker.leader() == ("n1", 2)
+
+
+def test_checker_acknowledged_vote_and_entries_survive_a_restart():
+    sim, _ = scripted()
+    sim.call("n2", {"state": {"term": 3, "voted_for": "n1"},
+                    "send": ["n1", {"type": "request_vote_reply", "term": 3, "granted": True}]})
+    with violation(ACKNOWLEDGED_STATE) as info:
+        sim.restart("n2")                              # Scripted keeps the term, not the vote
+    assert "n2 granted its vote in term 3 to n1" in str(info.value)
+    assert "restarted as run 2" in str(info.value)
+
+    sim, _ = scripted()
+    sim.call("n2", {"state": {"term": 1, "log": log((1, "a"), (1, "b"))},
+                    "send": ["n1", {"type": "append_entries_reply", "term": 1, "success": True,
+                                    "match_index": 2}]})
+    with violation(ACKNOWLEDGED_STATE) as info:
+        say(sim, "n2", log=log((1, "a")))             # same term, an acknowledged entry gone
+    assert "n2 acknowledged entries 1..2 to n1 (leader of term 1)" in str(info.value)
+    assert "its log has only 1 entries" in str(info.value)
+
+
+def test_checker_a_term_sent_is_a_term_kept():
+    sim, _ = scripted()
+    say(sim, "n2", term=4)
+    CrashAfter(sim.now, "n2", "send").apply(sim)      # n2 crashes right after it sends
+    op = sim.request("n2", {"state": {"term": 5}, "send": [
+        "n1", {"type": "append_entries_reply", "term": 5, "success": False}]})
+    sim.run_for(0.1)
+    assert op.output is None and not sim.is_up("n2")  # term 5 was never seen in its state
+    sim.storage["n2"].put("term", 4)                  # as if it had not saved term 5
+    with violation(ACKNOWLEDGED_STATE) as info:
+        sim.restart("n2")
+    assert "n2 sent a message of term 5" in str(info.value) and "now it is in term 4" in \
+        str(info.value)
+
+
+def test_checker_log_never_shrinks_below_the_commit_index():
+    sim, _ = scripted()
+    for node in ("n1", "n2", "n3"):
+        say(sim, node, term=1, log=log((1, "a"), (1, "b")))
+    say(sim, "n2", commit_index=2)
+    with violation(COMMITTED_ENTRIES_STAY) as info:
+        say(sim, "n2", log=log((1, "a")))             # the commit index did not move
+    assert "n2's log shrank to 1 entries, below its commit index 2" in str(info.value)

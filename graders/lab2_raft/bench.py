@@ -20,7 +20,7 @@ import time
 from hypothesis import given
 
 from labkit import node_names
-from labkit.raft_checks import RaftChecker
+from .invariants import RaftChecker
 from labkit.strategies import fault_schedules, grading_settings, seeds
 from instructor.testing import reference_lab
 

@@ -1,8 +1,10 @@
 """The Raft grader's toolkit: a checked cluster, waiting for leaders and commits, the client
 workload, and the generated-schedule runner with its liveness phase.
 
-Every cluster is built by ``Cluster``, which installs ``labkit.raft_checks.RaftChecker``: the
-safety invariants are checked after every event of every test. The numbers below are the ones
+Every cluster is built by ``Cluster``, which installs ``invariants.RaftChecker``: the safety
+invariants are checked after every event of every test. It also registers the fault targets
+(``@leader``, ``@follower``, ``@lagging``) that aimed schedules name, and the role lanes of
+the trace viewer. The numbers below are the ones
 the handout promises (assignments/lab2-raft.md, "Contract" and "Rubric").
 """
 
@@ -18,7 +20,8 @@ from labkit import NetworkConfig, Operation, PropertyViolation, Simulation
 from labkit.faults import RecoverAll
 from labkit.grading import require
 from labkit.grading.scenario import ScenarioFailure, scenario
-from labkit.raft_checks import RaftChecker, command_key
+
+from .invariants import RaftChecker, command_key
 
 N = 5                       # nodes in a cluster (7 in the churn test)
 ELECTION_DEADLINE = 1.0     # a connected majority without a leader elects one within this
@@ -43,6 +46,34 @@ class Cluster:
         self.majority = n // 2 + 1
         self.where: dict[Any, set[tuple[str, int]]] = {}   # command -> {(node, run)}
         self.sim.on_apply(self._applied)
+        views = self.checker.views
+        self.sim.track_state(lambda node: views[node.id].label)   # "leader 3": viewer lanes
+        self.sim.add_target("leader", self._target_leader)
+        self.sim.add_target("follower", self._target_follower)
+        self.sim.add_target("lagging", self._target_lagging)
+
+    # ----- fault targets (labkit.faults: "@leader" in a schedule) ------------------------------
+
+    def _target_leader(self, sim: Simulation) -> str | None:
+        """The up leader with the highest term."""
+        found = self.checker.leader()
+        return found[0] if found else None
+
+    def _target_follower(self, sim: Simulation) -> str | None:
+        """The leader's next up node in id order (wrapping): one end of one of its links."""
+        leader = self._target_leader(sim)
+        if leader is None:
+            return None
+        k = self.nodes.index(leader)
+        ring = self.nodes[k + 1:] + self.nodes[:k]
+        return next((n for n in ring if sim.is_up(n)), None)
+
+    def _target_lagging(self, sim: Simulation) -> str | None:
+        """The up node with the shortest log (the lowest id among equals), not the leader."""
+        leader = self._target_leader(sim)
+        views = self.checker.views
+        rest = [n for n in self.nodes if n != leader and sim.is_up(n)]
+        return min(rest, key=lambda n: (len(views[n].ids), n), default=None)
 
     def _applied(self, node: str, index: int, command: Any) -> None:
         self.where.setdefault(command_key(command), set()).add(

@@ -1,7 +1,7 @@
 """Bug: the log is kept only in memory, so a restarted node comes back empty and committed
 entries are lost.
 
-Caught by: test_restart_all (leader completeness)."""
+Caught by: test_restart_all (acknowledged state survives)."""
 
 from instructor.testing import reference_lab
 

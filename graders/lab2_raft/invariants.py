@@ -1,16 +1,20 @@
 """Raft's safety properties as named invariants, checked after every simulator event.
 
-    checker = RaftChecker(sim)          # installs itself: an observer and an apply listener
-    sim.run_until(5.0)                  # raises PropertyViolation at the first broken event
-    checker.leader()                    # ("n3", 4): the up leader with the highest term
+    checker = RaftChecker(sim)          # installs itself: a subscriber, an observer and an
+    sim.run_until(5.0)                  # apply listener; raises PropertyViolation at the first
+    checker.leader()                    # broken event. ("n3", 4): the up leader, highest term
+    [inv.name for inv in INVARIANTS]    # what it checks, each with its statement
 
 The checker reads each node through its accessor ``raft_state()``, which returns
 
     {"role": "follower" | "candidate" | "leader", "term": int, "voted_for": str | None,
      "commit_index": int, "log": [{"term": int, "command": ...}, ...]}   # log[0] is index 1
 
-and it only reads the nodes that handled something since the last event (it follows the
-trace), so a check costs a few microseconds however long the run. Invariants (``INVARIANTS``):
+and it only reads the nodes that handled something since the last event (it subscribes to
+the simulator's events), so a check costs a few microseconds however long the run. It also reads
+three fields of the replies a node sends (``term``; ``granted`` of a ``request_vote_reply``;
+``success`` and ``match_index`` of an ``append_entries_reply``) and the ``index`` and ``term``
+of a leader's answer to a submit: what a node has acknowledged. Invariants (``INVARIANTS``):
 
 * election safety: at most one leader per term, over the whole run;
 * one vote per term: a node never changes its vote within a term, restarts included;
@@ -23,7 +27,15 @@ trace), so a check costs a few microseconds however long the run. Invariants (``
   term;
 * state-machine safety: no two nodes commit or apply different commands at one index;
 * in-order apply: each run of a node (lastApplied is volatile) applies 1, 2, 3, ... with no
-  gap, only committed indices, and the command its log holds there.
+  gap, only committed indices, and the command its log holds there;
+* leader has a majority of votes: a node that leads term t was granted votes for term t by a
+  majority of distinct nodes (itself included);
+* acknowledged state survives: a node's term never falls below a term it sent in a message; a
+  node still in a term in which it granted a vote still holds that vote; a node still in a term
+  in which it acknowledged entries 1..m (to the leader, or to a client as the leader) still
+  holds those entries; crashes and restarts included;
+* committed entries stay: a node's log never shrinks below its commit index, nor changes an
+  entry at or below it (checked at every event, not only when the commit index moves).
 
 Logs are compared through interned prefixes: every distinct log prefix gets an integer id, so
 "same index and term, same history" is one dictionary lookup per new entry.
@@ -35,24 +47,63 @@ import json
 from bisect import bisect_left
 from typing import Any
 
-from .errors import PropertyViolation
-from .simulator import Simulation, student_error
+from labkit import PropertyViolation, Simulation
+from labkit.events import CRASH, HANDLED, REPLY, SEND, Event
+from labkit.simulator import student_error
 
-ELECTION_SAFETY = "election safety"
-ONE_VOTE_PER_TERM = "one vote per term"
-TERMS_NEVER_DECREASE = "terms never decrease"
-LOG_MATCHING = "log matching"
-COMMIT_NEEDS_MAJORITY = "commit needs a majority"
-LEADER_COMPLETENESS = "leader completeness"
-STATE_MACHINE_SAFETY = "state-machine safety"
-IN_ORDER_APPLY = "in-order apply"
+
+class Invariant(str):
+    """A named safety property: the name (what a failure message and a variant table cite;
+    it is a ``str``) and the statement (one sentence, what must hold)."""
+
+    statement: str
+
+    def __new__(cls, name: str, statement: str) -> "Invariant":
+        inv = super().__new__(cls, name)
+        inv.statement = statement
+        return inv
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+
+ELECTION_SAFETY = Invariant("election safety", "at most one leader per term, over the whole run")
+ONE_VOTE_PER_TERM = Invariant(
+    "one vote per term", "a node never changes its vote within a term, restarts included")
+TERMS_NEVER_DECREASE = Invariant(
+    "terms never decrease", "a node's term never goes down, restarts included")
+LOG_MATCHING = Invariant(
+    "log matching", "two entries with the same index and term hold the same command and follow "
+    "the same entries, on every node at every moment")
+COMMIT_NEEDS_MAJORITY = Invariant(
+    "commit needs a majority", "a node commits index i only while entries 1..i are stored on a "
+    "majority; a commit index never decreases within a run nor passes the log's end")
+LEADER_COMPLETENESS = Invariant(
+    "leader completeness", "an entry committed in term t is in the log of every leader of a "
+    "later term")
+STATE_MACHINE_SAFETY = Invariant(
+    "state-machine safety", "no two nodes commit or apply different commands at one index")
+IN_ORDER_APPLY = Invariant(
+    "in-order apply", "each run of a node applies 1, 2, 3, ... with no gap, only committed "
+    "indices, the command its log holds")
+MAJORITY_OF_VOTES = Invariant(
+    "leader has a majority of votes", "a node that leads term t was granted votes for term t "
+    "by a majority of distinct nodes, itself included")
+ACKNOWLEDGED_STATE = Invariant(
+    "acknowledged state survives", "a node's term never falls below a term it sent; while it "
+    "is in a term it still holds the vote it granted and the entries it acknowledged in that "
+    "term, crashes and restarts included")
+COMMITTED_ENTRIES_STAY = Invariant(
+    "committed entries stay", "a node's log never shrinks below its commit index nor changes "
+    "an entry at or below it")
 ACCESSOR = "raft_state() contract"
 
 INVARIANTS = (ELECTION_SAFETY, ONE_VOTE_PER_TERM, TERMS_NEVER_DECREASE, LOG_MATCHING,
-              COMMIT_NEEDS_MAJORITY, LEADER_COMPLETENESS, STATE_MACHINE_SAFETY, IN_ORDER_APPLY)
+              COMMIT_NEEDS_MAJORITY, LEADER_COMPLETENESS, STATE_MACHINE_SAFETY, IN_ORDER_APPLY,
+              MAJORITY_OF_VOTES, ACKNOWLEDGED_STATE, COMMITTED_ENTRIES_STAY)
 
 ROLES = ("follower", "candidate", "leader")
-_HANDLED = frozenset(("deliver", "timer", "request", "start", "restart"))
 
 
 def command_key(command: Any) -> Any:
@@ -111,7 +162,8 @@ class NodeView:
     """What the checker last saw of one node."""
 
     __slots__ = ("node", "up", "incarnation", "role", "term", "voted_for", "commit", "log",
-                 "ids", "max_term", "max_term_at", "applied", "apply_incarnation")
+                 "ids", "max_term", "max_term_at", "applied", "apply_incarnation", "sent_term",
+                 "sent_term_at", "granted", "acked", "crashed_at", "label")
 
     def __init__(self, node: str) -> None:
         self.node = node
@@ -127,14 +179,26 @@ class NodeView:
         self.max_term_at = 0.0
         self.applied: list = []      # commands applied by the current incarnation, in order
         self.apply_incarnation = 0
+        # what the node acknowledged (its sent messages and answers), crashes included:
+        self.sent_term = 0           # the highest term it put in a message
+        self.sent_term_at = 0.0
+        self.granted: tuple | None = None   # (term, candidate, time) of its last granted vote
+        self.acked: tuple | None = None     # (term, m, prefix id or None, to whom, time)
+        self.crashed_at: float | None = None
+        self.label = "follower 0"    # "leader 3": what the trace viewer's lane shows
 
 
 class RaftChecker:
     """Checks every invariant of this module on a running ``Simulation`` (see module doc)."""
 
-    def __init__(self, sim: Simulation, *, accessor: str = "raft_state") -> None:
+    def __init__(self, sim: Simulation, *, accessor: str = "raft_state",
+                 invariants: tuple[Invariant, ...] = INVARIANTS) -> None:
         self.sim = sim
         self.accessor = accessor
+        self.invariants = tuple(invariants)   # a test may leave some out (unit tests do)
+        self._votes_won = MAJORITY_OF_VOTES in self.invariants
+        self._promised = ACKNOWLEDGED_STATE in self.invariants
+        self._stay = COMMITTED_ENTRIES_STAY in self.invariants
         self.n = len(sim.node_ids)
         self.majority = self.n // 2 + 1
         self.views = {node: NodeView(node) for node in sim.node_ids}
@@ -147,7 +211,11 @@ class RaftChecker:
         self.commit_by: list[tuple[str, float]] = []
         self.applied_at: dict[int, tuple[Any, Any, str, float]] = {}
         self.apply_count = 0
-        self._pos = 0
+        self.granted_by: dict[tuple[int, str], dict[str, float]] = {}  # (term, cand) -> voters
+        self._dirty: list[str] = []
+        self._replaced: int | None = None   # prefix id a log update replaced (for evidence)
+        self._acks: list[tuple[str, str, Any]] = []   # (node, what, data) seen in this step
+        sim.subscribe(self._on_event)
         sim.observe(self._after_event)
         sim.on_apply(self._on_apply)
 
@@ -163,13 +231,15 @@ class RaftChecker:
         self.sync()
         best = None
         for v in self.views.values():
-            if v.up and v.role == "leader" and (best is None or v.term > best[1]):
+            if (v.up and v.role == "leader" and self.sim.is_up(v.node)
+                    and (best is None or v.term > best[1])):
                 best = (v.node, v.term)
         return best
 
     def current_leaders(self) -> list[tuple[str, int]]:
         self.sync()
-        return [(v.node, v.term) for v in self.views.values() if v.up and v.role == "leader"]
+        return [(v.node, v.term) for v in self.views.values()
+                if v.up and v.role == "leader" and self.sim.is_up(v.node)]
 
     def max_term(self) -> int:
         return max(v.max_term for v in self.views.values())
@@ -188,27 +258,47 @@ class RaftChecker:
     def log_of(self, node: str) -> list:
         return self.views[node].log
 
-    # ----- the observer ------------------------------------------------------------------------
+    # ----- the subscriber and the observer -----------------------------------------------------
+
+    def _on_event(self, sim: Simulation, ev: Event) -> None:
+        kind = ev.kind
+        if kind in HANDLED:
+            if ev.node not in self._dirty:
+                self._dirty.append(ev.node)
+        elif kind == SEND:
+            self._sent(ev.node, ev.peer, ev.detail)
+        elif kind == REPLY:
+            if '"index"' in ev.detail and not ev.detail.startswith("("):
+                self._acks.append((ev.node, "client", ev.detail))
+        elif kind == CRASH:
+            v = self.views[ev.node]
+            v.up = False
+            v.crashed_at = ev.time
+
+    def _sent(self, node: str, dst: str, data: str) -> None:
+        """Note the term a message carries, and what a reply acknowledges."""
+        term = _int_field(data, '"term":')
+        if term is None:
+            return
+        v = self.views[node]
+        if term > v.sent_term:
+            v.sent_term, v.sent_term_at = term, self.sim.now
+        if '"granted":true' in data:
+            self._acks.append((node, "vote", (term, dst)))
+        elif '"success":true' in data:
+            self._acks.append((node, "append", (term, dst, data)))
 
     def _after_event(self, sim: Simulation) -> None:
-        records = sim.trace.records
-        if len(records) == self._pos:
-            return
-        dirty = None
-        for rec in records[self._pos:]:
-            kind = rec[1]
-            if kind in _HANDLED:
-                if dirty is None:
-                    dirty = [rec[2]]
-                elif rec[2] not in dirty:
-                    dirty.append(rec[2])
-            elif kind == "crash":
-                self.views[rec[2]].up = False
-        self._pos = len(records)
+        dirty = self._dirty
         if dirty:
+            self._dirty = []
             for node in dirty:
                 if sim.is_up(node):
                     self._refresh(node)
+        if self._acks:
+            acks, self._acks = self._acks, []
+            for node, what, data in acks:
+                self._acknowledged(node, what, data)
 
     def _read(self, node: str) -> tuple:
         obj = self.sim.node(node)
@@ -243,20 +333,31 @@ class RaftChecker:
                 and voted == v.voted_for and commit == v.commit and log == v.log):
             return  # nothing changed (a heartbeat, a refused vote, a stale message)
         now = self.sim.now
-        if inc != v.incarnation:
+        restarted = inc != v.incarnation
+        if restarted:
             v.incarnation = inc
             v.commit = 0
         v.up = True
         self._check_term(v, term, now)
         self._check_vote(v, term, voted, now)
+        was_leader = v.role == "leader" and v.term == term and not restarted
+        if role != v.role or term != v.term:
+            v.label = f"{role} {term}"
         v.role, v.term, v.voted_for = role, term, voted
         if role == "leader":
             self._check_single_leader(v, now)
-        self._update_log(v, log, now)
+            if not was_leader and self._votes_won:
+                self._check_votes_won(v, now)
+        same = self._update_log(v, log, now)
+        if same < v.commit and self._stay:
+            self._check_committed_stay(v, same, now)
+        self._replaced = None
         if commit != v.commit:
             self._check_commit(v, commit, now)
         if role == "leader" and self.committed:
             self._check_leader_complete(v, now)
+        if self._promised:
+            self._check_promises(v, now, restarted)
 
     # ----- invariants on one node's state ------------------------------------------------------
 
@@ -305,7 +406,8 @@ class RaftChecker:
             while log[same] == old[same]:
                 same += 1
         if same == len(log) == len(old):
-            return
+            return same
+        self._replaced = v.ids[same] if same < len(v.ids) else None
         del v.ids[same:]
         del old[same:]
         prefixes, seen = self.prefixes, self.seen_at
@@ -344,6 +446,7 @@ class RaftChecker:
                            what + ". A follower appends only after its entry at prev_index "
                            "matches prev_term, and drops a conflicting suffix (everything "
                            "after it too) before appending.", (first[1], v.node))
+        return same
 
     def _check_commit(self, v: NodeView, commit: int, now: float) -> None:
         if commit < v.commit:
@@ -416,6 +519,100 @@ class RaftChecker:
                    f"date as its own, and a leader commits by counting replicas only entries "
                    f"of its own term.", (v.node, who))
 
+    def _check_votes_won(self, v: NodeView, now: float) -> None:
+        voters = sorted(set(self.granted_by.get((v.term, v.node), ())) | {
+            n for n in self.views if self.votes.get((n, v.term), ("",))[0] == v.node})
+        if len(voters) >= self.majority:
+            return
+        own = "" if v.node in voters else (f"; {v.node} itself shows no vote for itself in "
+                                           f"term {v.term} (a candidate votes for itself)")
+        self._fail(MAJORITY_OF_VOTES,
+                   f"{v.node} became leader of term {v.term} at t={now:.3f}s with votes for "
+                   f"term {v.term} from only {', '.join(voters) or 'nobody'} ({len(voters)} of "
+                   f"{self.n} nodes; a majority is {self.majority}){own}. Count each voter once "
+                   f"(a reply may arrive twice) and only replies granted in the current term (a "
+                   f"reply from an older election may arrive late).", (v.node,))
+
+    def _check_committed_stay(self, v: NodeView, same: int, now: float) -> None:
+        if len(v.ids) < v.commit:
+            what = (f"{v.node}'s log shrank to {len(v.ids)} entries, below its commit index "
+                    f"{v.commit} (term {v.term}, {v.role})")
+        else:
+            had = self.prefixes.entry(self._replaced) if self._replaced else "an entry"
+            what = (f"{v.node} replaced its entry {same + 1}, at or below its commit index "
+                    f"{v.commit}: it had {had}, now {self.prefixes.entry(v.ids[same])} (term "
+                    f"{v.term}, {v.role})")
+        self._fail(COMMITTED_ENTRIES_STAY,
+                   what + ". Committed entries are never removed or rewritten: a follower "
+                   "truncates only a conflicting suffix, which never reaches a committed entry "
+                   "(a late or duplicated append_entries must not cut the log).", (v.node,))
+
+    # ----- what a node acknowledged ------------------------------------------------------------
+
+    def _acknowledged(self, node: str, what: str, data: Any) -> None:
+        v = self.views[node]
+        now = self.sim.now
+        if what == "vote":
+            term, candidate = data
+            self.granted_by.setdefault((term, candidate), {}).setdefault(node, now)
+            if v.granted is None or term >= v.granted[0]:
+                v.granted = (term, candidate, now)
+            return
+        if what == "append":
+            term, dst, raw = data
+            m = _int_field(raw, '"match_index":')
+            to = f"{dst} (leader of term {term})"
+        else:
+            try:
+                out = json.loads(data)
+            except ValueError:
+                return
+            term, m = out.get("term"), out.get("index")
+            if type(term) is not int or type(m) is not int:
+                return
+            to = f"a client, as leader of term {term} (submit answered with index {m})"
+        if m is None or m <= 0:
+            return
+        if v.acked is not None and (term, m) <= v.acked[:2]:
+            return
+        pid = (v.ids[m - 1] if v.up and self.sim.is_up(node) and v.term == term
+               and len(v.ids) >= m else None)
+        v.acked = (term, m, pid, to, now)
+
+    def _check_promises(self, v: NodeView, now: float, restarted: bool) -> None:
+        when = (f" (it crashed at t={v.crashed_at:.3f}s and restarted as run {v.incarnation})"
+                if v.crashed_at is not None and v.incarnation > 1 else "")
+        if v.term < v.sent_term:
+            self._fail(ACKNOWLEDGED_STATE,
+                       f"{v.node} sent a message of term {v.sent_term} at "
+                       f"t={v.sent_term_at:.3f}s, but now it is in term {v.term}{when}. A "
+                       f"new term is saved to storage before any message carries it.",
+                       (v.node,))
+        g = v.granted
+        if g is not None and g[0] == v.term and v.voted_for != g[1]:
+            self._fail(ACKNOWLEDGED_STATE,
+                       f"{v.node} granted its vote in term {g[0]} to {g[1]} at t={g[2]:.3f}s, "
+                       f"but now, still in term {g[0]}, its voted_for is {v.voted_for!r}{when}. "
+                       f"A vote is saved to storage before the reply that grants it is sent.",
+                       (v.node, g[1]))
+        a = v.acked
+        if a is not None and a[0] == v.term:
+            term, m, pid, to, at = a
+            if len(v.ids) < m or (pid is not None and v.ids[m - 1] != pid):
+                if len(v.ids) < m:
+                    has = f"its log has only {len(v.ids)} entries"
+                else:
+                    i = self.prefixes.first_difference(v.ids[m - 1], pid)
+                    has = (f"its entry {i} is now "
+                           f"{self.prefixes.entry(self.prefixes.ancestor(v.ids[m - 1], i))}, "
+                           f"not {self.prefixes.entry(self.prefixes.ancestor(pid, i))}")
+                self._fail(ACKNOWLEDGED_STATE,
+                           f"{v.node} acknowledged entries 1..{m} to {to} at t={at:.3f}s, but "
+                           f"now, still in term {term}, {has}{when}. Entries are saved to "
+                           f"storage before they are acknowledged, and within a term a node "
+                           f"never drops entries it acknowledged (a late or duplicated "
+                           f"append_entries must not truncate the log).", (v.node,))
+
     # ----- applies -----------------------------------------------------------------------------
 
     def _on_apply(self, node: str, index: int, command: Any) -> None:
@@ -461,7 +658,19 @@ class RaftChecker:
         raise PropertyViolation(prop, evidence, time=self.sim.now, nodes=nodes)
 
 
-__all__ = ["RaftChecker", "INVARIANTS", "ELECTION_SAFETY", "ONE_VOTE_PER_TERM",
+def _int_field(data: str, key: str) -> int | None:
+    """The non-negative int after ``key`` in compact JSON, or None."""
+    at = data.find(key)
+    if at < 0:
+        return None
+    start = end = at + len(key)
+    while end < len(data) and data[end] in "0123456789":
+        end += 1
+    return int(data[start:end]) if end > start else None
+
+
+__all__ = ["RaftChecker", "INVARIANTS", "Invariant", "MAJORITY_OF_VOTES", "ACKNOWLEDGED_STATE",
+           "COMMITTED_ENTRIES_STAY", "ELECTION_SAFETY", "ONE_VOTE_PER_TERM",
            "TERMS_NEVER_DECREASE", "LOG_MATCHING", "COMMIT_NEEDS_MAJORITY",
            "LEADER_COMPLETENESS", "STATE_MACHINE_SAFETY", "IN_ORDER_APPLY", "ACCESSOR",
            "command_key", "Prefixes", "NodeView"]
