@@ -62,7 +62,8 @@ def test_the_first_illegal_key_ends_the_check_however_hard_the_others_are():
     assert result.steps < 2 * FIRST_ROUND
     text = result.describe()
     assert "1 of 2 partitions cannot be explained" in text
-    assert "The check stopped at the first illegal partition; not decided: key 'hard'." in text
+    assert ("The checker stopped there (one illegal part decides); not checked to the end: "
+            "key 'hard'.") in text
 
 
 def test_every_partition_decides_them_all():
@@ -70,7 +71,7 @@ def test_every_partition_decides_them_all():
     result = check(kv_model, history, every_partition=True)
     assert [p.verdict for p in result.partitions] == ["ok", "illegal"]
     assert result.undecided == ()
-    assert "not decided" not in result.describe()
+    assert "not checked to the end" not in result.describe()
 
 
 def test_a_key_over_budget_does_not_starve_the_others():

@@ -385,8 +385,8 @@ def _describe(result: Result, max_ops: int) -> str:
         if undecided:
             names = ", ".join(p.label or "?" for p in undecided[:6])
             more = f" and {len(undecided) - 6} more" if len(undecided) > 6 else ""
-            lines += ["", f"The check stopped at the first illegal partition; not decided: "
-                          f"{names}{more}."]
+            lines += ["", f"The checker stopped there (one illegal part decides); not checked "
+                          f"to the end: {names}{more}."]
         return "\n".join(lines)
     for p in result.partitions:
         if p.verdict != UNDECIDED:
