@@ -9,7 +9,8 @@ from .errors import (BudgetExceeded, ContractError, GraderBug, LabkitError, Prop
                      StudentCodeError, SubmissionError)
 from .history import Operation
 from .node import Node, Request
-from .simulator import NetworkConfig, Simulation, node_names
+from .network import NetworkConfig
+from .simulator import Simulation, node_names
 from .storage import Storage
 
 __all__ = ["Node", "Request", "Simulation", "NetworkConfig", "node_names", "Storage",

@@ -1,8 +1,11 @@
 """The deterministic simulator: virtual time, one seed, every fault on demand.
 
-One thread runs a heap of ``(time, seq, kind, ...)`` events. All randomness comes from
-``random.Random`` objects derived from the run's seed (one for the network, one per node and
-incarnation), so the same seed and the same code give the same trace, byte for byte.
+One thread runs a heap of ``(time, seq, handler, record)`` entries: ``record`` is one of the
+slotted records below (a message copy on its way, a timer, a client request, a client's
+deadline, a scenario step) and ``handler`` the ``Simulation`` method for its kind. All
+randomness comes from ``random.Random`` objects derived from the run's seed (one for the
+network, one per node and incarnation), so the same seed and the same code give the same
+trace, byte for byte.
 
     sim = Simulation(KVNode, 3, seed=7)          # nodes n1, n2, n3, booted at t=0
     op = sim.request("n1", {"op": "set", "key": "x", "value": "1"})
@@ -11,68 +14,123 @@ incarnation), so the same seed and the same code give the same trace, byte for b
     sim.heal()
     sim.run_until_done(op)
 
-The network delivers each message after a latency drawn from ``NetworkConfig`` and may lose,
-duplicate or hold it back (reordering). A message is dropped if its link is cut when it is sent
-or when it would arrive, or if the destination is down when it arrives. A crashed node loses its
-object, its timers and its in-flight work; ``storage`` survives. A paused node is frozen: its
-messages and timers are held and handed over, in order, when it resumes.
+The network (``labkit.network``) delivers each message after a latency drawn from
+``NetworkConfig`` and may lose, duplicate or hold it back (reordering). A message is dropped if
+its link is cut when it is sent or when it would arrive, or if the destination is down when it
+arrives. A crashed node loses its object, its timers and its in-flight work; ``storage``
+survives. A paused node is frozen: its messages, requests and timers are held (``_hold``, the
+one place that does it) and handed over, in order, when it resumes.
 
-Observers (``observe``, ``check_always``) run after every event, so a safety property is checked
-at every step, not sampled. Budgets (``max_events``, ``max_time``) turn a livelock or a message
-storm into a ``BudgetExceeded`` error with a sentence, never a hang.
+Every step emits ``Event`` records (``labkit.events``) into ``trace``. Subscribers
+(``subscribe``) get each event after its step; observers (``observe``, ``check_always``) run
+after every step, so a safety property is checked at every step, not sampled. Budgets
+(``max_events``, ``max_time``) turn a livelock or a message storm into a ``BudgetExceeded``
+error with a sentence, never a hang. The node contract (what a send, a reply, a timer, an
+apply must be) is ``labkit.contract``; who is to blame for an exception is ``labkit.blame``.
 """
 
 from __future__ import annotations
 
+import gc
 import heapq
-import json
 import random
-import sysconfig
-import traceback
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
-from .events import Event
-from .errors import BudgetExceeded, ContractError, PropertyViolation, StudentCodeError
+from . import contract
+from .blame import describe_event, display_path, is_student_file, student_error
+from .errors import BudgetExceeded, PropertyViolation
+from .events import HANDLED, Event
+from .history import FAIL, OK, PENDING, UNKNOWN, Operation
 from .jsoncopy import dumps as _dumps
 from .jsoncopy import loads as _loads
-from .history import FAIL, OK, PENDING, UNKNOWN, Operation
+from .jsoncopy import scan as _scan
+from .network import Links, NetworkConfig
 from .node import Node, Request
 from .storage import Storage, to_json
 from .trace import Trace
 
-DELIVER, TIMER, REQUEST, TIMEOUT, CALL = range(5)
-@dataclass(frozen=True)
-class NetworkConfig:
-    """How the network treats each message. Probabilities are per message, in [0, 1].
+_new = tuple.__new__     # Event(...) without NamedTuple's Python-level __new__ (hot path)
+_push = heapq.heappush
 
-    * latency: uniform in ``[min_latency, max_latency]`` seconds (default 1-10 ms);
-    * ``loss``: the message is dropped;
-    * ``duplicate``: a second copy is delivered too, with its own latency;
-    * ``long_delay``: the message is held back an extra ``uniform(0, long_delay_max)`` seconds,
-      which reorders it behind later messages.
-    """
-
-    min_latency: float = 0.001
-    max_latency: float = 0.010
-    loss: float = 0.0
-    duplicate: float = 0.0
-    long_delay: float = 0.0
-    long_delay_max: float = 0.5
-
-    def __post_init__(self) -> None:
-        for name in ("loss", "duplicate", "long_delay"):
-            p = getattr(self, name)
-            if not 0.0 <= p <= 1.0:
-                raise ValueError(f"NetworkConfig.{name} must be in [0, 1], got {p}")
-        if not 0.0 <= self.min_latency <= self.max_latency:
-            raise ValueError("NetworkConfig needs 0 <= min_latency <= max_latency")
+#: While a run is in the loop, the collector's first generation holds this many objects
+#: (Python's default, 700, spends about a quarter of a busy run collecting every few messages;
+#: the cycles a run makes are few). Restored when the run returns. Changes no trace.
+_GC_YOUNG = 20_000
 
 
 def node_names(n: int) -> tuple[str, ...]:
     """``node_names(3) == ("n1", "n2", "n3")``."""
     return tuple(f"n{i}" for i in range(1, n + 1))
+
+
+# ----- what waits in the heap: one record per kind, fields that never change meaning ---------
+# (NamedTuples: slotted, immutable, and built with ``_new`` on the hot path.)
+
+class _Delivery(NamedTuple):
+    """A copy of a message on its way from ``src`` to ``node`` (duplicates share one)."""
+    node: str
+    src: str
+    data: str
+    mid: int
+
+    def waits(self, sim: "Simulation") -> bool:
+        return True
+
+    def handling(self) -> Any:
+        return ("message", self.src, self.data)
+
+
+class _Firing(NamedTuple):
+    """Timer ``name`` of ``node``; stale unless ``token`` is still the one armed."""
+    node: str
+    name: str
+    token: int
+    data: str | None
+
+    def waits(self, sim: "Simulation") -> bool:
+        return sim._timers[self.node].get(self.name) == self.token  # a stale one is not held
+
+    def handling(self) -> Any:
+        return ("timer", self.name)
+
+
+class _Arrival(NamedTuple):
+    """Client operation ``op`` reaching its node; ``text`` is its input as JSON."""
+    node: str
+    op: Operation
+    text: str
+
+    def waits(self, sim: "Simulation") -> bool:
+        return True
+
+    def handling(self) -> Any:
+        return ("request", self.op.input)
+
+
+class _Deadline(NamedTuple):
+    """The client of ``op`` gives up (if it is still pending). Not held by a pause."""
+    node: str
+    op: Operation
+    text: str
+
+    def waits(self, sim: "Simulation") -> bool:
+        return False
+
+    def handling(self) -> Any:
+        return None  # the grader's callbacks run here: not student code
+
+
+class _Step(NamedTuple):
+    """Scenario code (a fault, a client, a check) at its time. Not held by a pause."""
+    node: str    # always "": no node's
+    fn: Callable[[], Any]
+
+    def waits(self, sim: "Simulation") -> bool:
+        return False
+
+    def handling(self) -> Any:
+        return None
 
 
 class Simulation:
@@ -103,24 +161,27 @@ class Simulation:
         self.incarnation = {n: 0 for n in self.node_ids}
         self.sent = self.delivered = self.dropped = self.duplicated = 0
         self.sent_by_type: dict[str, int] = {}
+        self.links = Links(self.node_ids)
 
         self._node_set = frozenset(self.node_ids)
         self._nodes: dict[str, Node | None] = {n: None for n in self.node_ids}
-        self._held: dict[str, list | None] = {n: None for n in self.node_ids}  # list while paused
+        self._paused: dict[str, list] = {}    # paused node -> its held heap entries, in order
         self._timers: dict[str, dict[str, int]] = {n: {} for n in self.node_ids}
-        self._blocked: set[tuple[str, str]] = set()
+        self._cut = self.links.cut            # the same set, changed in place
         self._heap: list[tuple] = []
         self._seq = 0
         self._net_rng = random.Random(f"{seed}/network")
         self._ops: dict[int, Operation] = {}
+        self._inputs: dict[int, dict] = {}    # op id -> its input (labkit.contract.reply)
         self._replied: set[int] = set()
         self._observers: list[Callable[["Simulation"], None]] = []
         self._subscribers: list[Callable[["Simulation", Event], None]] = []
         self._fed = 0  # trace records already handed to the subscribers
         self._apply_listeners: list[Callable[[str, int, Any], None]] = []
         self._targets: dict[str, Callable[["Simulation"], str | None]] = {}  # see add_target
-        append, new = self.trace.records.append, tuple.__new__
-        self._trace_add = lambda rec: append(new(Event, rec))
+        self._emit = self.trace.records.append
+        self._on_delivery = self._deliver     # bound once: one per message otherwise
+        self._on_firing = self._fire
         self._running = False  # inside the event loop (observers run per event there)
         self._rt = _Runtime(self)
         for n in self.node_ids:  # boot now, so faults can be applied right after construction
@@ -141,17 +202,17 @@ class Simulation:
         return self._nodes[node_id] is not None
 
     def is_paused(self, node_id: str) -> bool:
-        return self._held[node_id] is not None
+        return node_id in self._paused
 
     def can_reach(self, src: str, dst: str) -> bool:
         """True if the link ``src -> dst`` is not cut (regardless of node state)."""
-        return (src, dst) not in self._blocked
+        return (src, dst) not in self._cut
 
     # ----- scheduling and running ----------------------------------------------------------------
 
     def at(self, time: float, fn: Callable[[], Any]) -> None:
         """Run ``fn()`` (a scenario step or a fault) at virtual time ``time``."""
-        self._push(max(time, self.now), CALL, "", fn, None, None)
+        self._schedule(max(time, self.now), self._step, _Step("", fn))
 
     def after(self, delay: float, fn: Callable[[], Any]) -> None:
         self.at(self.now + delay, fn)
@@ -175,11 +236,14 @@ class Simulation:
         self._subscribers.append(fn)
 
     def _feed(self) -> None:
+        """Hand the events emitted since the last feed to every subscriber (a subscriber may
+        emit more: they are handed over in the same feed)."""
         records = self.trace.records
+        subscribers = self._subscribers
         while self._fed < len(records):
             ev = records[self._fed]
             self._fed += 1
-            for fn in self._subscribers:
+            for fn in subscribers:
                 fn(self, ev)
 
     def check_always(self, prop: str, check: Callable[["Simulation"], str | None]) -> None:
@@ -191,18 +255,26 @@ class Simulation:
         self.observe(observer)
 
     def track_state(self, describe: Callable[[Node], str | None]) -> None:
-        """Record a ``state`` trace event whenever ``describe(node)`` changes (e.g. a Raft
-        node's "leader 3"); the trace viewer colours each lane by the first word."""
+        """Record a ``state`` event whenever ``describe(node)`` changes (e.g. a Raft node's
+        "leader 3"); the trace viewer colours each lane by the first word.
+
+        ``describe`` runs only for the node of an event after which its state may have changed
+        (``labkit.events.HANDLED``: it ran a handler or booted), so it costs one call per
+        handler, not one per node per event. A crash forgets the node's last state."""
         last: dict[str, str | None] = {}
 
-        def observer(sim: "Simulation") -> None:
-            for n, obj in sim._nodes.items():
+        def changed(sim: "Simulation", ev: Event) -> None:
+            kind = ev.kind
+            if kind in HANDLED:
+                obj = sim._nodes.get(ev.node)
                 text = None if obj is None else describe(obj)
-                if text != last.get(n):
-                    last[n] = text
+                if text != last.get(ev.node):
+                    last[ev.node] = text
                     if text is not None:
-                        sim._trace_add((sim.now, "state", n, "", text, None))
-        self.observe(observer)
+                        sim._record("state", ev.node, "", text, None)
+            elif kind == "crash":
+                last[ev.node] = None
+        self.subscribe(changed)
 
     def on_apply(self, fn: Callable[[str, int, Any], None]) -> None:
         """Call ``fn(node, index, command)`` whenever a node applies a command."""
@@ -284,8 +356,10 @@ class Simulation:
                        timeout=timeout)
         self.history.append(op)
         self._ops[op.id] = op
-        self._push(self.now, REQUEST, node_id, op, None, None)
-        self._push(self.now + timeout, TIMEOUT, node_id, op, None, None)
+        self._inputs[op.id] = op.input
+        text = _dumps(op.input)
+        self._schedule(self.now, self._arrive, _Arrival(node_id, op, text))
+        self._schedule(self.now + timeout, self._time_out, _Deadline(node_id, op, text))
         return op
 
     def call(self, node_id: str, body: dict, *, timeout: float | None = None,
@@ -308,8 +382,8 @@ class Simulation:
             return
         self._nodes[node_id] = None
         self._timers[node_id] = {}
-        self._held[node_id] = None
-        self._trace_add((self.now, "crash", node_id, "", "", None))
+        self._paused.pop(node_id, None)
+        self._record("crash", node_id, "", "", None)
 
     def restart(self, node_id: str) -> None:
         """Boot a fresh object for ``node_id`` over its storage (a running node reboots)."""
@@ -319,23 +393,22 @@ class Simulation:
         self._observe_direct()
 
     def pause(self, node_id: str) -> None:
-        """Freeze ``node_id``: messages and timers are held until ``resume``."""
+        """Freeze ``node_id``: messages, requests and timers are held until ``resume``."""
         self._check_node(node_id)
-        if self._nodes[node_id] is None or self._held[node_id] is not None:
+        if self._nodes[node_id] is None or node_id in self._paused:
             return
-        self._held[node_id] = []
-        self._trace_add((self.now, "pause", node_id, "", "", None))
+        self._paused[node_id] = []
+        self._record("pause", node_id, "", "", None)
         self._observe_direct()
 
     def resume(self, node_id: str) -> None:
         self._check_node(node_id)
-        held = self._held[node_id]
+        held = self._paused.pop(node_id, None)
         if held is None:
             return
-        self._held[node_id] = None
-        self._trace_add((self.now, "resume", node_id, "", f"{len(held)} held events", None))
-        for ev in held:
-            self._push(self.now, ev[2], ev[3], ev[4], ev[5], ev[6])
+        self._record("resume", node_id, "", f"{len(held)} held events", None)
+        for handler, record in held:
+            self._schedule(self.now, handler, record)
         self._observe_direct()
 
     def partition(self, *groups: Iterable[str]) -> None:
@@ -343,45 +416,34 @@ class Simulation:
 
         Links inside a group work; links between groups are cut both ways. Replaces any
         earlier partition or cut."""
-        sets = [tuple(g) for g in groups]
-        named = [n for g in sets for n in g]
-        for n in named:
-            self._check_node(n)
-        rest = tuple(n for n in self.node_ids if n not in named)
-        if rest:
-            sets.append(rest)
-        side = {n: i for i, g in enumerate(sets) for n in g}
-        self._blocked = {(a, b) for a in self.node_ids for b in self.node_ids
-                         if side[a] != side[b]}
+        groups = tuple(tuple(g) for g in groups)
+        for g in groups:
+            for n in g:
+                self._check_node(n)
+        sets = self.links.partition(groups)
         self._fault("partition " + " | ".join(",".join(g) for g in sets))
 
     def isolate(self, node_id: str) -> None:
         """Cut every link to and from ``node_id`` (others keep their links)."""
         self._check_node(node_id)
-        for other in self.node_ids:
-            if other != node_id:
-                self._blocked.add((node_id, other))
-                self._blocked.add((other, node_id))
+        self.links.isolate(node_id)
         self._fault(f"isolate {node_id}")
 
     def cut(self, src: str, dst: str, *, both_ways: bool = False) -> None:
         """Cut the link ``src -> dst`` (and ``dst -> src`` if ``both_ways``)."""
         self._check_node(src), self._check_node(dst)
-        self._blocked.add((src, dst))
-        if both_ways:
-            self._blocked.add((dst, src))
+        self.links.cut_link(src, dst, both_ways)
         self._fault(f"cut {src}{'<' if both_ways else ''}->{dst}")
 
     def connect(self, a: str, b: str) -> None:
         """Restore the links between ``a`` and ``b`` both ways (e.g. to make a bridge)."""
         self._check_node(a), self._check_node(b)
-        self._blocked.discard((a, b))
-        self._blocked.discard((b, a))
+        self.links.connect(a, b)
         self._fault(f"connect {a}<->{b}")
 
     def heal(self) -> None:
         """Restore every link."""
-        self._blocked = set()
+        self.links.heal()
         self._fault("heal")
 
     def set_network(self, **changes: float) -> None:
@@ -391,9 +453,12 @@ class Simulation:
 
     # ----- internals -----------------------------------------------------------------------------
 
+    def _record(self, kind: str, node: str, peer: str, detail: str, ref: Any) -> None:
+        self._emit(_new(Event, (self.now, kind, node, peer, detail, ref)))
+
     def _observe_direct(self) -> None:
-        """Run the observers after a node fault applied directly by scenario code (inside a
-        run, the event loop runs them after the scheduled action instead)."""
+        """Run the subscribers and observers after a node fault applied directly by scenario
+        code (inside a run, the event loop runs them after the scheduled step instead)."""
         if not self._running:
             if self._subscribers:
                 self._feed()
@@ -401,15 +466,15 @@ class Simulation:
                 fn(self)
 
     def _fault(self, text: str) -> None:
-        self._trace_add((self.now, "fault", "", "", text, None))
+        self._record("fault", "", "", text, None)
 
     def _check_node(self, node_id: str) -> None:
         if node_id not in self._node_set:
             raise KeyError(f"no node {node_id!r}; nodes are {', '.join(self.node_ids)}")
 
-    def _push(self, time: float, kind: int, node: str, a: Any, b: Any, c: Any) -> None:
+    def _schedule(self, time: float, handler: Callable[[Any], None], record: Any) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (time, self._seq, kind, node, a, b, c))
+        _push(self._heap, (time, self._seq, handler, record))
 
     def _boot(self, node_id: str, kind: str = "start") -> None:
         if self._nodes[node_id] is not None:
@@ -422,7 +487,7 @@ class Simulation:
         obj = self._invoke(node_id, "construction", cls, node_id, peers, self._rt,
                            self.storage[node_id], rng)
         self._nodes[node_id] = obj
-        self._trace_add((self.now, kind, node_id, "", f"incarnation {inc}", None))
+        self._record(kind, node_id, "", f"incarnation {inc}", None)
         try:
             self._invoke(node_id, "on_start", obj.on_start)
         except CrashNow as stop:   # a trigger fault fired inside on_start
@@ -436,6 +501,9 @@ class Simulation:
 
     def _run(self, t_end: float, single: bool = False) -> None:
         outer, self._running = self._running, True
+        threshold = gc.get_threshold()
+        if threshold[0] and threshold[0] < _GC_YOUNG:   # gc on, with a small first generation
+            gc.set_threshold(_GC_YOUNG, *threshold[1:])
         try:
             while True:
                 try:
@@ -451,79 +519,35 @@ class Simulation:
                         break
         finally:
             self._running = outer
+            if threshold[0]:
+                gc.set_threshold(*threshold)
 
     def _loop(self, t_end: float, single: bool) -> None:
+        """Pop each entry due by ``t_end``, hold it or run its handler, then feed the
+        subscribers and run the observers. An exception from a handler that ran student code
+        becomes a ``StudentCodeError`` naming the node, the event and the student's line."""
         heap = self._heap
         pop = heapq.heappop
-        nodes = self._nodes
-        held = self._held
-        add = self._trace_add
+        paused = self._paused
         observers = self._observers
         subscribers = self._subscribers
         max_events = self.max_events
         while heap and heap[0][0] <= t_end:
-            ev = pop(heap)
-            self.now = now = ev[0]
+            now, _, handler, record = pop(heap)
+            self.now = now
             self.events += 1
             if self.events > max_events:
                 raise BudgetExceeded(self._storm_message())
-            kind = ev[2]
-            node = ev[3]
-            if kind == DELIVER:
-                src, data, mid = ev[4], ev[5], ev[6]
-                obj = nodes[node]
-                if obj is None:
-                    self.dropped += 1
-                    add((now, "drop", node, src, "destination down", mid))
-                elif held[node] is not None:
-                    held[node].append(ev)
-                elif (src, node) in self._blocked:
-                    self.dropped += 1
-                    add((now, "drop", node, src, "link cut", mid))
-                else:
-                    self.delivered += 1
-                    add((now, "deliver", node, src, data, mid))
-                    try:
-                        obj.on_message(src, _loads(data))
-                    except Exception as exc:
-                        raise student_error(exc, node, ("message", src, data), now) from exc
-            elif kind == TIMER:
-                name, token = ev[4], ev[5]
-                timers = self._timers[node]
-                if timers.get(name) != token:
-                    pass  # cancelled, re-armed, or the node crashed since
-                elif held[node] is not None:
-                    held[node].append(ev)
-                else:
-                    del timers[name]
-                    data = {} if ev[6] is None else _loads(ev[6])
-                    add((now, "timer", node, "", name, None))
-                    try:
-                        nodes[node].on_timer(name, data)
-                    except Exception as exc:
-                        raise student_error(exc, node, ("timer", name), now) from exc
-            elif kind == REQUEST:
-                op = ev[4]
-                obj = nodes[node]
-                if obj is None:
-                    add((now, "drop", node, "", f"request {op.input} (node down)", op.id))
-                elif held[node] is not None:
-                    held[node].append(ev)
-                else:
-                    add((now, "request", node, op.client, _dumps(op.input), op.id))
-                    req = Request(op.id, op.client, _loads(_dumps(op.input)))
-                    try:
-                        obj.on_request(req)
-                    except Exception as exc:
-                        raise student_error(exc, node, ("request", op.input), now) from exc
-            elif kind == TIMEOUT:
-                op = ev[4]
-                if op.status == PENDING:
-                    op.status = UNKNOWN
-                    add((now, "timeout", node, op.client, _dumps(op.input), op.id))
-                    self._complete(op)
-            else:  # CALL
-                ev[4]()
+            if paused and record.node in paused and record.waits(self):
+                paused[record.node].append((handler, record))   # _hold: the one place
+            else:
+                try:
+                    handler(record)
+                except Exception as exc:
+                    what = record.handling()
+                    if what is None:
+                        raise   # scenario code or a grader's callback: not the student's
+                    raise student_error(exc, record.node, what, now) from exc
             if subscribers:
                 self._feed()
             if observers:
@@ -533,6 +557,50 @@ class Simulation:
                 break
         if not single and t_end > self.now:
             self.now = t_end
+
+    # ----- one handler per kind of heap record ---------------------------------------------------
+
+    def _deliver(self, ev: _Delivery) -> None:
+        node, src, data, mid = ev
+        obj = self._nodes[node]
+        if obj is None:
+            self.dropped += 1
+            self._record("drop", node, src, "destination down", mid)
+        elif (src, node) in self._cut:
+            self.dropped += 1
+            self._record("drop", node, src, "link cut", mid)
+        else:
+            self.delivered += 1
+            self._emit(_new(Event, (self.now, "deliver", node, src, data, mid)))
+            obj.on_message(src, _scan(data, 0)[0])
+
+    def _fire(self, ev: _Firing) -> None:
+        timers = self._timers[ev.node]
+        if timers.get(ev.name) != ev.token:
+            return  # cancelled, re-armed, or the node crashed since
+        del timers[ev.name]
+        data = {} if ev.data is None else _loads(ev.data)
+        self._record("timer", ev.node, "", ev.name, None)
+        self._nodes[ev.node].on_timer(ev.name, data)
+
+    def _arrive(self, ev: _Arrival) -> None:
+        op = ev.op
+        obj = self._nodes[ev.node]
+        if obj is None:
+            self._record("drop", ev.node, "", f"request {op.input} (node down)", op.id)
+            return
+        self._record("request", ev.node, op.client, ev.text, op.id)
+        obj.on_request(Request(op.id, op.client, _loads(ev.text)))
+
+    def _time_out(self, ev: _Deadline) -> None:
+        op = ev.op
+        if op.status == PENDING:
+            op.status = UNKNOWN
+            self._record("timeout", ev.node, op.client, ev.text, op.id)
+            self._complete(op)
+
+    def _step(self, ev: _Step) -> None:
+        ev.fn()
 
     def _complete(self, op: Operation) -> None:
         callbacks, op.callbacks = op.callbacks, []
@@ -546,80 +614,62 @@ class Simulation:
                 f"without finishing: a message storm or a livelock (for example a timer re-armed "
                 f"with delay 0, or a reply to every message). Messages sent by type: {busiest}")
 
+    # ----- what nodes ask for (through _Runtime), checked by labkit.contract --------------------
+
     def _send(self, src: str, dst: str, msg: dict) -> None:
-        if dst not in self._node_set:
-            raise ContractError(f"{src} sent to {dst!r}, which is not a node; nodes are "
-                                f"{', '.join(self.node_ids)}")
-        if type(msg) is not dict:
-            raise ContractError(f"{src} sent {msg!r} to {dst}: a message must be a dict")
-        try:
-            data = _dumps(msg)
-        except (TypeError, ValueError, RecursionError):
-            data = to_json(msg, f"the message {src} sent to {dst}")  # raises with the field
+        data = contract.send(src, dst, msg, self.node_ids)
         self.sent += 1
         mtype = msg.get("type")
         mtype = mtype if isinstance(mtype, str) else "?"
-        self.sent_by_type[mtype] = self.sent_by_type.get(mtype, 0) + 1
+        by_type = self.sent_by_type
+        by_type[mtype] = by_type.get(mtype, 0) + 1
         mid = self.sent
         now = self.now
-        self._trace_add((now, "send", src, dst, data, mid))
-        if (src, dst) in self._blocked:
+        emit = self._emit
+        emit(_new(Event, (now, "send", src, dst, data, mid)))
+        if (src, dst) in self._cut:
             self.dropped += 1
-            self._trace_add((now, "drop", dst, src, "link cut", mid))
+            emit(_new(Event, (now, "drop", dst, src, "link cut", mid)))
             return
-        net = self.network
-        rng = self._net_rng
-        if net.loss and rng.random() < net.loss:
+        delays = self.network.delays(self._net_rng)
+        if not delays:
             self.dropped += 1
-            self._trace_add((now, "drop", dst, src, "lost", mid))
+            emit(_new(Event, (now, "drop", dst, src, "lost", mid)))
             return
-        copies = 2 if net.duplicate and rng.random() < net.duplicate else 1
-        if copies == 2:
+        if len(delays) == 2:
             self.duplicated += 1
-        for _ in range(copies):
-            delay = rng.uniform(net.min_latency, net.max_latency)
-            if net.long_delay and rng.random() < net.long_delay:
-                delay += rng.uniform(0.0, net.long_delay_max)
+        copy = _new(_Delivery, (dst, src, data, mid))
+        heap, deliver = self._heap, self._on_delivery
+        for delay in delays:
             self._seq += 1
-            heapq.heappush(self._heap, (now + delay, self._seq, DELIVER, dst, src, data, mid))
+            _push(heap, (now + delay, self._seq, deliver, copy))
 
     def _reply(self, src: str, request: Request, body: dict) -> None:
-        op = self._ops.get(getattr(request, "id", None))
-        if op is None or not isinstance(request, Request):
-            raise ContractError(f"{src} replied to {request!r}, which is not a client request")
-        if type(body) is not dict:
-            raise ContractError(f"{src} replied {body!r} to op#{op.id}: a reply must be a dict")
-        if op.id in self._replied:
-            raise ContractError(f"{src} replied twice to op#{op.id} {op.input}; "
-                                f"answer each request exactly once")
-        data = to_json(body, f"the reply of {src} to op#{op.id}")
+        data = contract.reply(src, request, body, self._inputs, self._replied)
+        op = self._ops[request.id]
         self._replied.add(op.id)
         if op.status != PENDING:
-            self._trace_add((self.now, "reply", src, op.client, "(late, ignored) " + data, op.id))
+            self._record("reply", src, op.client, "(late, ignored) " + data, op.id)
             return
         op.output = _loads(data)
         op.status = FAIL if "error" in op.output else OK
         op.ret = self.now
-        self._trace_add((self.now, "reply", src, op.client, data, op.id))
+        self._record("reply", src, op.client, data, op.id)
         self._complete(op)
 
     def _set_timer(self, src: str, name: str, delay: float, data: dict) -> None:
-        if not isinstance(name, str):
-            raise ContractError(f"{src}: timer names are strings, got {name!r}")
-        if not isinstance(delay, (int, float)) or delay != delay or delay < 0:
-            raise ContractError(f"{src}: timer {name!r} needs a delay >= 0 seconds, got {delay!r}")
+        payload = contract.timer(src, name, delay, data)
         self._seq += 1
-        self._timers[src][name] = self._seq
-        payload = to_json(data, f"the data of timer {name!r} of {src}") if data else None
-        heapq.heappush(self._heap, (self.now + delay, self._seq, TIMER, src, name, self._seq,
-                                    payload))
+        token = self._timers[src][name] = self._seq
+        _push(self._heap, (self.now + delay, token, self._on_firing,
+                           _new(_Firing, (src, name, token, payload))))
 
     def _cancel_timer(self, src: str, name: str) -> None:
         self._timers[src].pop(name, None)
 
     def _apply(self, src: str, index: int, command: Any) -> None:
-        data = to_json(command, f"the command {src} applied at index {index}")
-        self._trace_add((self.now, "apply", src, "", f"{index} {data}", index))
+        data = contract.apply(src, index, command)
+        self._record("apply", src, "", f"{index} {data}", index)
         for fn in self._apply_listeners:
             fn(src, index, _loads(data))
 
@@ -635,7 +685,8 @@ class CrashNow(BaseException):
 
 
 class _Runtime:
-    """What a ``Node`` calls: the narrow boundary between student code and the simulator."""
+    """What a ``Node`` calls: the narrow boundary between student code and the simulator.
+    (``labkit.faults`` swaps ``send``, ``reply`` and ``apply`` while a trigger is armed.)"""
 
     __slots__ = ("_sim", "send", "reply", "set_timer", "cancel_timer", "apply")
 
@@ -652,69 +703,8 @@ class _Runtime:
         return self._sim.now
 
     def log(self, src: str, text: str) -> None:
-        self._sim._trace_add((self._sim.now, "log", src, "", text, None))
-
-
-# ----- locating student code in a traceback ------------------------------------------------------
-
-_LABKIT_DIR = str(Path(__file__).resolve().parent)
-_SYSTEM_DIRS = tuple({str(Path(p).resolve()) for p in (sysconfig.get_paths()["stdlib"],
-                                                        sysconfig.get_paths()["purelib"],
-                                                        sysconfig.get_paths()["platlib"])})
-
-
-def is_student_file(filename: str) -> bool:
-    """True for files that are neither labkit's nor Python's own (stdlib, site-packages)."""
-    if filename.startswith("<"):
-        return False
-    path = str(Path(filename).resolve())
-    return not path.startswith(_LABKIT_DIR) and not path.startswith(_SYSTEM_DIRS)
-
-
-def display_path(filename: str) -> str:
-    try:
-        return str(Path(filename).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return filename
-
-
-def describe_event(what: Any) -> str:
-    if isinstance(what, tuple):
-        if what[0] == "message":
-            return f"a message from {what[1]}: {what[2][:200]}"
-        if what[0] == "timer":
-            return f"timer {what[1]!r}"
-        if what[0] == "request":
-            return f"client request {json.dumps(what[1])[:200]}"
-    return str(what)
-
-
-def student_error(exc: BaseException, node: str, what: Any, time: float) -> StudentCodeError:
-    """Wrap an exception raised in a handler, pointing at the innermost student frame."""
-    if isinstance(exc, (StudentCodeError, PropertyViolation, BudgetExceeded)):
-        return exc  # already attributed (e.g. nested), or a checker's verdict
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if is_student_file(f.filename)]
-    where = ""
-    lines = []
-    for f in frames:
-        lines.append(f'  File "{display_path(f.filename)}", line {f.lineno}, in {f.name}\n'
-                     f"    {(f.line or '').strip()}")
-    if frames:
-        last = frames[-1]
-        where = f"{display_path(last.filename)}:{last.lineno}"
-    name = type(exc).__name__
-    text = str(exc)
-    if isinstance(exc, NotImplementedError):
-        head = f"not implemented yet: {text or 'a handler'} (called on {node} for {describe_event(what)})"
-    elif isinstance(exc, ContractError):
-        head = f"{node} broke the node contract while handling {describe_event(what)} at t={time:.3f}s: {text}"
-    else:
-        head = f"{node} raised {name}: {text} while handling {describe_event(what)} at t={time:.3f}s"
-    tb = "\n".join(lines)
-    message = head + (f"\n  at {where}" if where else "") + (f"\n{tb}" if tb else "")
-    return StudentCodeError(message, node=node, event=describe_event(what), time=time, where=where,
-                            cause=exc, student_traceback=tb)
+        self._sim._record("log", src, "", text, None)
 
 
 __all__ = ["Simulation", "NetworkConfig", "node_names", "student_error", "is_student_file",
-           "OK", "FAIL", "UNKNOWN", "PENDING"]
+           "display_path", "describe_event", "CrashNow", "OK", "FAIL", "UNKNOWN", "PENDING"]
