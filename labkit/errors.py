@@ -49,16 +49,19 @@ class ContractError(LabkitError):
 
 
 class PropertyViolation(LabkitError):
-    """A checked property does not hold. ``prop`` names it; ``evidence`` says why."""
+    """A checked property does not hold. ``prop`` names it; ``evidence`` says why; ``details``
+    is optional JSON data the failure record keeps (e.g. ``{"linearizability": ...}``, shown
+    by the trace viewer)."""
 
     def __init__(self, prop: str, evidence: str, *, time: float | None = None,
-                 nodes: tuple[str, ...] = ()):
+                 nodes: tuple[str, ...] = (), details: dict | None = None):
         at = f" at t={time:.3f}s" if time is not None else ""
         super().__init__(f"{prop} violated{at}: {evidence}")
         self.prop = prop
         self.evidence = evidence
         self.time = time
         self.nodes = nodes
+        self.details = details or {}   # JSON data for the failure record (the trace viewer)
 
 
 class BudgetExceeded(LabkitError):

@@ -1,0 +1,55 @@
+"""What the trace viewer's per-key history panel shows for a linearizability failure.
+
+``linearizability_details(result, op_ids, history)`` turns a checker ``Result``
+(``labkit.linearizability``) into the ``details["linearizability"]`` entry of a failure record
+(the format is in ``labkit.viewer``'s docstring): for each illegal key, its operations as the
+simulator recorded them, the longest linearizable prefix the search found, and the operation
+that no order could get past. The checker and the picture stay separate pieces (Porcupine's
+split); this module is the small adapter between them.
+
+    result = check(kv_model, ops)
+    if result.verdict == "illegal":
+        details = {"linearizability": linearizability_details(result, ids, sim.history)}
+        raise PropertyViolation(LINEARIZABLE, result.describe(), time=t, details=details)
+
+``op_ids[k]`` is the simulator operation id (``Operation.id``) of ``ops[k]``, the k-th
+operation given to ``check``, or None for an entry that stands for no operation.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+MAX_OPS_PER_KEY = 400   # a page stays readable (and small); the rest of the key is left out
+
+
+def linearizability_details(result: Any, op_ids: Sequence[int | None],
+                            history: Sequence[Any]) -> dict:
+    by_id = {op.id: op for op in history}
+    keys: dict[str, dict] = {}
+    for part in result.failures:
+        ids = [op_ids[i] for i in part.indices if 0 <= i < len(op_ids)]
+        ops = [by_id[i].to_json() for i in ids if i in by_id][:MAX_OPS_PER_KEY]
+        shown = {op["id"] for op in ops}
+        prefix = [_id_of(part, op, op_ids) for op in part.linearization]
+        blocked = _id_of(part, part.blocked, op_ids) if part.blocked is not None else None
+        names = {json_key(op["input"]) for op in ops}
+        keys[names.pop() if len(names) == 1 else str(part.label)] = {
+            "ops": ops,
+            "prefix": [i for i in prefix if i in shown],
+            "culprits": [blocked] if blocked in shown else [],
+            "truncated": len(ids) > len(ops),
+        }
+    return {"explanation": result.describe(), "keys": keys}
+
+
+def json_key(body: Any) -> str:
+    """The key an operation's request names (``{"op": "get", "key": "x"}`` -> ``x``)."""
+    key = body.get("key") if isinstance(body, dict) else None
+    return key if isinstance(key, str) else json.dumps(key)
+
+
+def _id_of(part: Any, op: Any, op_ids: Sequence[int | None]) -> int | None:
+    index = part.index_of(op)
+    return op_ids[index] if 0 <= index < len(op_ids) else None
