@@ -47,6 +47,10 @@ class Counter(Node):
     # Restarts count down from zero: goes negative after a crash and restart.
     "negative": GOOD.replace("self.count = 0", "self.count = -1 if self.storage.get('booted') else 0\n"
                              "        self.storage.put('booted', True)"),
+    # Hangs in on_start after a restart: only some generated schedules reach the loop.
+    "hangs_after_restart": GOOD.replace(
+        "self.count = 0", "self.count = 0\n        if self.storage.get('booted'):\n"
+        "            while True:\n                pass\n        self.storage.put('booted', True)"),
     # Reads the wall clock: never reaches three, and every run logs a different time.
     "clock": "import time\n" + GOOD.replace("self.count += 1", "self.log(str(time.time()))"),
 }
@@ -198,6 +202,17 @@ def test_failure_is_recorded_shrunk_and_replayable(course):
                             text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "same run, byte for byte" in replay.stdout and record["digest"][:16] in replay.stdout
+    assert "no new search" in replay.stdout and record["hypothesis"]["blob"]
+
+
+def test_a_hang_found_by_hypothesis_is_a_timeout_not_a_shrink(course):
+    """pytest-timeout's own exception is caught by Hypothesis, which then shrinks the hang; the
+    plugin's time limit is not, so the test stops once, at the limit, and says so."""
+    proc, report, _ = grade(course, "hangs_after_restart", "-k", "never_negative",
+                            "--timeout", "3")
+    out = report["tests"][0]["output"]
+    assert out.startswith("this test ran out of time after 3 s"), out
+    assert "not deterministic" not in out and "internal error" not in out
 
 
 def test_nondeterminism_is_diagnosed_and_wall_clock_import_warned(course):

@@ -101,8 +101,14 @@ def pytest_configure(config: pytest.Config) -> None:
     except SubmissionError as exc:
         raise pytest.UsageError(str(exc)) from None
     if config.getoption("--sandbox"):  # issue 14: the sandbox is imported first and the
-        from ..sandbox.pytest_hook import enable      # folder never goes on sys.path
-        enable(config, path)
+        import inspect                                # folder never goes on sys.path
+
+        from ..sandbox.pytest_hook import enable
+        if len(inspect.signature(enable).parameters) > 1:
+            enable(config, path)
+        else:  # the sandbox hook before issue 14 (takes the folder from the loader)
+            loader.use_impl(path)
+            enable(config)
     else:
         loader.use_impl(path)
     _results.clear()
@@ -142,7 +148,7 @@ def _watch_for_ctrl_c() -> None:
 
 
 # ----- the per-test time limit ---------------------------------------------------------------
-_guard = {"depth": 0, "limit": 0.0, "armed": False}
+_guard = {"depth": 0, "limit": 0.0, "armed": False, "fired": False}
 
 
 @contextmanager
@@ -160,6 +166,7 @@ def _on_alarm(signum, frame):
         return
     signal.setitimer(signal.ITIMER_REAL, 1.0)  # again in 1 s if this one is swallowed
     if _guard["depth"] > 0:
+        _guard["fired"] = True  # whatever the test raises now, it ran out of time
         raise OutOfTime(_guard["limit"])
 
 
@@ -170,7 +177,7 @@ def pytest_timeout_set_timer(item: pytest.Item, settings) -> bool | None:
     if not _active or threading.current_thread() is not threading.main_thread() \
             or not hasattr(signal, "SIGALRM"):
         return None
-    _guard.update(limit=float(settings.timeout), armed=True)
+    _guard.update(limit=float(settings.timeout), armed=True, fired=False)
     previous = signal.signal(signal.SIGALRM, _on_alarm)
 
     def cancel():
@@ -296,6 +303,10 @@ def _score(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) 
         result.status, result.score = "failed", 0.0
         if report.skipped:
             result.output = f"skipped: {_skip_reason(report)}"
+        elif _guard["fired"]:
+            # Out of time, whatever the test raised then (grader code or the sandbox may have
+            # caught the OutOfTime and raised something else): never a verdict on the code.
+            result.output = _timeout_text(_guard["limit"], result)
         else:
             exc = call.excinfo.value if call.excinfo is not None else None
             result.output = failure_text(exc, result.lab, result=result)

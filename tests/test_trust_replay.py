@@ -1,0 +1,98 @@
+"""Replays that replay the recorded run: for every buggy variant under tests/buggy/ that fails a
+generated (Hypothesis) test, every failure it gets is replayed with ``python -m labkit.replay
+<id>`` (what ``nox -s replay`` runs): the recorded example alone, no new search, the same
+violated property and the same trace digest. 100%, not "most"."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from graderun import REPO, grade, variants
+
+TABLE = REPO / "tests" / "data" / "scores.json"
+LABS = ("lab1_cap", "lab2_raft", "lab3_partitions", "lab4_cache")
+
+
+def generated_tests(package: str) -> set[str]:
+    """The grader tests of a lab that draw their runs from Hypothesis (``@given`` on the test,
+    on a function nested inside it, or on a module-level helper it calls)."""
+    import importlib
+    import inspect
+
+    names = set()
+    for path in sorted((REPO / "graders" / package).glob("test_*.py")):
+        module = importlib.import_module(f"graders.{package}.{path.stem}")
+        helpers = [name for name, fn in vars(module).items()
+                   if getattr(fn, "is_hypothesis_test", False) and not name.startswith("test_")]
+        for name, fn in vars(module).items():
+            if not name.startswith("test_") or not callable(fn):
+                continue
+            if getattr(fn, "is_hypothesis_test", False):
+                names.add(name)
+                continue
+            try:
+                source = inspect.getsource(fn)
+            except (OSError, TypeError):
+                continue
+            if re.search(r"@given\(", source) or any(re.search(rf"\b{h}\(", source)
+                                                    for h in helpers):
+                names.add(name)
+    return names
+
+
+def cases() -> list[tuple[str, Path, list[str]]]:
+    table = json.loads(TABLE.read_text()) if TABLE.exists() else {}
+    out = []
+    for package in LABS:
+        generated = generated_tests(package)
+        for variant in variants(package):
+            failed = table.get(package, {}).get(variant.name, {}).get("failed")
+            wanted = sorted(generated & set(failed)) if failed is not None else sorted(generated)
+            if wanted:
+                out.append((package, variant, wanted))
+    return out
+
+
+CASES = cases()
+
+
+def test_some_variants_fail_generated_tests():
+    assert len(CASES) >= 10, CASES
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("package,variant,tests", CASES,
+                         ids=[f"{p}-{v.name}" for p, v, _ in CASES])
+def test_every_generated_failure_replays_exactly(package, variant, tests, tmp_path):
+    run = grade(package, variant, tmp_path, "-m", "not live", "-k", " or ".join(tests),
+                timeout=1800)
+    report_dir = tmp_path / "reports"
+    if not run.failed():
+        pytest.skip(f"{variant.name} passes {tests} now (see the score table)")
+    shown = [fid for t in run.failed() for fid in re.findall(r"failure id: (\S+)", t["output"])]
+    records = {fid: json.loads((report_dir / "failures" / f"{fid}.json").read_text())
+               for fid in shown}                         # every failure shown has its record
+    generated = [r for r in records.values() if r.get("hypothesis")]
+    if any("fault schedule:" in t["output"] for t in run.failed()):
+        assert generated, f"no generated failure was recorded: {run.stdout[-2000:]}"
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env.pop("PYTEST_ADDOPTS", None)
+    for record in generated:
+        assert record["hypothesis"]["blob"], record["id"]
+        replay = subprocess.run([sys.executable, "-m", "labkit.replay", record["id"],
+                                 "--report-dir", str(report_dir)], cwd=REPO, env=env,
+                                capture_output=True, text=True, timeout=900)
+        assert replay.returncode == 0, (record["id"], replay.stdout[-3000:], replay.stderr[-2000:])
+        assert "no new search" in replay.stdout
+        assert "same run, byte for byte" in replay.stdout
+        assert record["digest"][:16] in replay.stdout
+        again = json.loads((report_dir / "failures" / f"{record['id']}.json").read_text())
+        assert (again["property"], again["digest"]) == (record["property"], record["digest"])

@@ -1,0 +1,72 @@
+"""Schedules that depend on the grader alone: Hypothesis' "local constants" (integers read from
+every imported local module, the student's included) are switched off for grading, so a buggy
+Raft variant with ten extra module-level constants gets the same failure ids and trace digests
+as the variant itself, in-process and sandboxed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from graderun import BUGGY, REPO, grade
+
+TEN_CONSTANTS = REPO / "tests" / "trust" / "lab2_ten_constants"
+VARIANT = BUGGY / "lab2_raft" / "no_up_to_date_check"
+GENERATED = ("-m", "not live", "-k", "election_generated or unreliable_generated")
+
+
+def test_local_constants_are_switched_off(tmp_path, monkeypatch):
+    from hypothesis.internal.conjecture import providers
+
+    import labkit.strategies as strategies
+
+    assert strategies.LOCAL_CONSTANTS_OFF
+    module = tmp_path / "student_constants.py"
+    module.write_text("A = 123456\nB = 654321\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("student_constants")
+    try:
+        assert len(providers._get_local_constants()) == 0
+    finally:
+        sys.modules.pop("student_constants", None)
+
+
+def failures_of(report_dir: Path) -> dict[str, tuple[str, str, str]]:
+    """failure id -> (test, property, digest) of every failure record in a report folder."""
+    out = {}
+    for path in sorted((report_dir / "failures").glob("*.json")):
+        record = json.loads(path.read_text())
+        out[record["id"]] = (record["test"], record["property"], record["digest"])
+    return out
+
+
+def _graded(impl: Path, tmp_path: Path, *extra: str) -> dict:
+    run = grade("lab2_raft", impl, tmp_path, *GENERATED, *extra)
+    assert run.failed(), "the variant should fail the generated tests"
+    found = failures_of(tmp_path / "reports")
+    assert found, run.stdout[-2000:]
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_ten_constants_same_failure_ids_and_digests(tmp_path):
+    plain = _graded(VARIANT, tmp_path / "variant")
+    constants = _graded(TEN_CONSTANTS, tmp_path / "constants")
+    assert constants == plain
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_ten_constants_same_failure_ids_and_digests_sandboxed(tmp_path):
+    from instructor.sample_class import vendored_variant
+
+    plain = _graded(VARIANT, tmp_path / "variant")
+    boxed = _graded(vendored_variant(TEN_CONSTANTS, tmp_path / "submission"),
+                    tmp_path / "constants", "--sandbox")
+    assert {fid: (test, prop) for fid, (test, prop, _) in boxed.items()} == \
+        {fid: (test, prop) for fid, (test, prop, _) in plain.items()}
+    assert boxed == plain
