@@ -15,6 +15,8 @@ from labkit.grading import require
 from labkit.history import FAIL, OK
 from labkit.linearizability import UNKNOWN, Op, check, kv_model
 
+from .invariants import AcknowledgedWrites, Targets
+
 NODES = node_names(5)
 MAJORITY = 3
 QUORUM_TIMEOUT = 0.5        # a quorum operation is answered within this many seconds
@@ -33,12 +35,18 @@ PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
 CHECK_STEPS: list[int] = []   # model steps of every linearizability check (for the project tests)
 
 
-def cluster(lab, seed: int, **options) -> Simulation:
-    """Five ``QuorumNode``s, n1..n5, booted at t=0; clients give up after 1 s."""
+def cluster(lab, seed: int, *, watch: bool = True, **options) -> Simulation:
+    """Five ``QuorumNode``s, n1..n5, booted at t=0; clients give up after 1 s. With ``watch``
+    (the default) the ``AcknowledgedWrites`` invariants are checked as the run goes; fault
+    actions may aim at ``"@writer"`` and ``"@coordinator"`` (``invariants.Targets``)."""
     node_class = require(lab, "QuorumNode")
     options.setdefault("client_timeout", CLIENT_TIMEOUT)
     options.setdefault("max_events", 400_000)
-    return Simulation(node_class, NODES, seed=seed, **options)
+    sim = Simulation(node_class, NODES, seed=seed, **options)
+    if watch:
+        AcknowledgedWrites(sim)
+    Targets(sim)
+    return sim
 
 
 # ----- client calls ------------------------------------------------------------------------------
@@ -63,7 +71,7 @@ def finish(sim: Simulation, *ops: Operation) -> None:
 def expect_ok(op: Operation, prop: str, why: str) -> None:
     """``op`` must have succeeded; ``why`` says why the grader expects that."""
     if not op.ok:
-        raise PropertyViolation(prop, f"{why}, but {describe(op)}", time=op.ret or op.call)
+        raise PropertyViolation(prop, f"{why}, but {describe(op)}", time=violation_time(op))
     check_reply_shape(op)
 
 
@@ -73,6 +81,14 @@ def check_reply_shape(op: Operation) -> None:
         raise PropertyViolation("replies follow the contract",
                                 f"a read must answer {{'value': v, 'version': [counter, node]}}; "
                                 f"{describe(op)}", time=op.ret)
+
+
+def violation_time(op: Operation, deadline: float | None = None) -> float:
+    """When a requirement on ``op`` broke: at its reply, or, with no reply, at its deadline
+    (``deadline`` seconds after the call; the client's timeout if None)."""
+    if op.ret is not None:
+        return op.ret
+    return op.call + (op.timeout if deadline is None else deadline)
 
 
 def describe(op: Operation) -> str:
@@ -85,7 +101,7 @@ def describe(op: Operation) -> str:
     elif op.done:
         outcome = f"got no reply within the client's {op.timeout:g} s"
     else:
-        outcome = "has no reply yet"
+        outcome = "has had no reply so far"
     return f"op#{op.id} ({what} on {op.node}, called at t={op.call:.3f}s) {outcome}"
 
 

@@ -16,7 +16,7 @@ from labkit.strategies import grading_settings, seeds
 
 from .harness import (CONVERGENCE_DEADLINE, MAJORITY, NO_QUORUM, NODES, PHASES, QUORUM_TIMEOUT,
                       SLACK, check_linearizable, cluster, describe, expect_ok, explain_reach,
-                      finish, local_read, quorum_partners, read, write)
+                      finish, local_read, quorum_partners, read, violation_time, write)
 
 MAJORITY_WRITES = "the majority side accepts writes"
 MINORITY_REFUSES = "the minority side refuses within 0.5 s"
@@ -29,10 +29,13 @@ def expect_refused(op, why: str) -> None:
         return
     raise PropertyViolation(MINORITY_REFUSES,
                             f"{why}, so it must answer {NO_QUORUM} within {QUORUM_TIMEOUT:g} s; "
-                            f"{describe(op)}", time=op.ret or op.call)
+                            f"{describe(op)}", time=violation_time(op, QUORUM_TIMEOUT))
 
 
 def expect_fast_ok(op, why: str, prop: str = MAJORITY_WRITES) -> None:
+    if not op.ok:
+        raise PropertyViolation(prop, f"{why}, so it must succeed within {QUORUM_TIMEOUT:g} s; "
+                                      f"{describe(op)}", time=violation_time(op, QUORUM_TIMEOUT))
     expect_ok(op, prop, why)
     if op.latency > QUORUM_TIMEOUT + SLACK:
         raise PropertyViolation(prop, f"{why}, so it must succeed within {QUORUM_TIMEOUT:g} s; "

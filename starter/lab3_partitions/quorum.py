@@ -95,10 +95,26 @@ class QuorumNode(Node):
     # ----- timers ------------------------------------------------------------------------------
 
     def on_timer(self, name: str, data: dict) -> None:
-        """A timer fired. Suggested timers: ``"anti_entropy"`` (send your replicas to every
-        peer, re-arm), and one per quorum operation, named after it (e.g. ``"op:1.7"``), that
-        resends to the replicas that have not answered every ``RETRY_INTERVAL`` and replies
-        ``{"error": "no_quorum"}`` once ``QUORUM_TIMEOUT`` has passed."""
+        """Given: a timer named "kind" or "kind:anything" calls ``timer_<kind>(**data)``, so each
+        quorum operation can have a timer of its own: ``set_timer(f"op:{op_id}", RETRY_INTERVAL,
+        op=op_id)`` calls ``timer_op(op=op_id)`` when it fires."""
+        kind = name.partition(":")[0]
+        handler = getattr(self, f"timer_{kind}", None)
+        if handler is None:
+            raise NotImplementedError(f"QuorumNode.timer_{kind}: a timer {name!r} fired")
+        handler(**data)
+
+    def timer_anti_entropy(self) -> None:
+        """Every ANTI_ENTROPY_INTERVAL: send your replicas (key, version, value) to every peer,
+        then re-arm the timer."""
         # TODO
-        raise NotImplementedError("QuorumNode.on_timer: run anti-entropy, or resend / give up "
-                                  "on a quorum operation")
+        raise NotImplementedError("QuorumNode.timer_anti_entropy: send your replicas to every "
+                                  "peer and re-arm the timer")
+
+    def timer_op(self, op: str) -> None:
+        """The timer of quorum operation ``op``: every RETRY_INTERVAL, resend the current phase's
+        message to the replicas that have not answered (a lost message must not make the
+        request fail); once QUORUM_TIMEOUT has passed, reply {"error": "no_quorum"} instead."""
+        # TODO
+        raise NotImplementedError("QuorumNode.timer_op: resend to the replicas that have not "
+                                  "answered, or give up with no_quorum at the deadline")
