@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labkit.linearizability import (OK, UNKNOWN, KVModel, Op, RegisterModel, cas_register_model,
+from labkit.linearizability import (OK, KVModel, Op, RegisterModel, cas_register_model,
                                     check, generate_history, kv_model, register_model)
 from labkit.linearizability.checker import FIRST_ROUND
 from labkit.linearizability.search import STRATEGIES, Search
