@@ -24,6 +24,8 @@ from labkit.live.labs import BadRequest, live_lab
 from labkit.live.storage import FileStorage
 from graderun import REPO, grade
 
+pytestmark = pytest.mark.slow  # subprocesses: see the tiers in tests/conftest.py
+
 TOY = "labkit.live.toy:TOY"
 aiohttp = pytest.importorskip("aiohttp", reason="the live runtime needs aiohttp")
 
@@ -112,8 +114,12 @@ def test_router_partition_rules():
         r.set_network(loss=2)
     with pytest.raises(ValueError, match="unknown network settings"):
         r.set_network(jitter=1)
-    r.set_network(max_delay=0.05)
-    assert r.network["max_delay"] == 0.05
+    r.set_network(max_latency=0.05)
+    assert r.network["max_latency"] == 0.05
+    r.set_network(min_latency=0.2)   # the ceiling follows a raised floor
+    assert (r.network["min_latency"], r.network["max_latency"]) == (0.2, 0.2)
+    with pytest.raises(ValueError, match="min_latency <= max_latency"):
+        r.set_network(max_latency=0.1)
 
 
 # ----- a real cluster of the tiny node -----------------------------------------------------------
@@ -136,7 +142,7 @@ def healthy(toy):
         elif toy.state[node] != "up":
             toy.restart(node)
     toy.heal()
-    toy.set_network(loss=0, duplicate=0, min_delay=0, max_delay=0)
+    toy.set_network(loss=0, duplicate=0, min_latency=0, max_latency=0)
 
 
 @pytest.mark.timeout(120)
@@ -161,11 +167,11 @@ def test_messages_flow_through_the_router_and_faults_cut_them(healthy):
 @pytest.mark.timeout(120)
 def test_network_loss_and_delay(healthy):
     c = healthy
-    c.set_network(min_delay=0.3, max_delay=0.3)
+    c.set_network(min_latency=0.3, max_latency=0.3)
     start = time.monotonic()
     assert c.get("n1", "/ping/n3").ok
     assert time.monotonic() - start >= 0.6, "ping and pong are each held 0.3 s"
-    c.set_network(min_delay=0, max_delay=0, loss=1.0)
+    c.set_network(min_latency=0, max_latency=0, loss=1.0)
     assert c.get("n1", "/ping/n3").status == 504
     assert c.router_state()["counts"]["dropped: lost"] >= 1
 

@@ -255,7 +255,8 @@ class Cluster:
         return self._control("heal", {}, "heal")
 
     def set_network(self, **settings: float) -> dict:
-        """``loss``, ``duplicate`` (probabilities), ``min_delay``, ``max_delay`` (seconds)."""
+        """``loss``, ``duplicate``, ``long_delay`` (probabilities), ``min_latency``, ``max_latency``,
+        ``long_delay_max`` (seconds): the names of ``labkit.network.NetworkConfig``."""
         return self._control("network", settings, "network " + " ".join(
             f"{k}={v}" for k, v in sorted(settings.items())))
 

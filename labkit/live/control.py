@@ -8,7 +8,7 @@
     POST /api/cut/<src>/<dst>       one-way cut (?both_ways=1 for both)
     POST /api/connect/<a>/<b>       restore the links between a and b
     POST /api/heal                  restore every link
-    POST /api/network               {"loss": 0.2, "min_delay": 0, "max_delay": 0.05, "duplicate": 0}
+    POST /api/network               {"loss": 0.2, "min_latency": 0, "max_latency": 0.05, "duplicate": 0}
     POST /api/kill/<node>           SIGKILL the node's process (storage stays on disk)
     POST /api/restart/<node>        a new process over the same storage
     POST /api/pause/<node>          SIGSTOP (frozen: nothing handled until resumed)

@@ -6,8 +6,10 @@ would decide. Its rules are the simulator's:
 
 * a message is dropped if its link is cut when it is sent or when it would be delivered, or if
   the destination is not connected (down, or restarting);
-* ``loss`` drops, ``duplicate`` delivers a second copy, ``min_delay``/``max_delay`` hold each
-  copy for a uniform random time (so messages can overtake each other);
+* the network model is the simulator's (``labkit.network``), with the same names:
+  ``loss`` drops, ``duplicate`` delivers a second copy, ``min_latency``/``max_latency`` hold
+  each copy for a uniform random time (so messages can overtake each other), ``long_delay``
+  holds a message an extra ``uniform(0, long_delay_max)``; live mode starts with no latency;
 * ``partition`` replaces every earlier cut; nodes not named form one more group.
 
 A paused (SIGSTOPped) node is not the router's business: its messages wait in the socket
@@ -23,7 +25,7 @@ Nodes connect to ``/node/<id>`` (a websocket carrying ``{"dst", "msg"}`` out and
     POST /control/cut        {"src": "n1", "dst": "n2", "both_ways": false}
     POST /control/connect    {"a": "n1", "b": "n2"}
     POST /control/heal
-    POST /control/network    {"loss": 0.1, "duplicate": 0, "min_delay": 0, "max_delay": 0.05}
+    POST /control/network    {"loss": 0.1, "duplicate": 0, "min_latency": 0, "max_latency": 0.05}
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dataclasses
 import json
 import os
 import random
@@ -42,6 +45,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ..network import Links, NetworkConfig
 from .storage import write_atomically
 
 MAX_QUEUE = 10_000
@@ -51,9 +55,10 @@ RATE_WINDOW = 5  # seconds over which messages per second are averaged
 class Router:
     def __init__(self, nodes: tuple[str, ...], seed: int = 0):
         self.nodes = nodes
-        self.blocked: set[tuple[str, str]] = set()
+        self.topology = Links(nodes)
+        self.blocked = self.topology.cut   # the same set: the (src, dst) links that are cut
         self.description = "all connected"
-        self.network = {"loss": 0.0, "duplicate": 0.0, "min_delay": 0.0, "max_delay": 0.0}
+        self.config = NetworkConfig(min_latency=0.0, max_latency=0.0)
         self.rng = random.Random(f"{seed}/router")
         self.links: dict[str, asyncio.Queue[str]] = {}
         self.sockets: dict[str, web.WebSocketResponse] = {}
@@ -64,57 +69,47 @@ class Router:
 
     # ----- faults ---------------------------------------------------------------------------------
 
+    @property
+    def network(self) -> dict:
+        """The network settings, by the names of ``labkit.network.NetworkConfig``."""
+        return dataclasses.asdict(self.config)
+
     def partition(self, groups: list[list[str]]) -> None:
         named = [n for g in groups for n in g]
         self._check(*named)
         if len(set(named)) != len(named):
             raise ValueError(f"a node is in two groups: {groups}")
-        groups = [list(g) for g in groups if g]
-        rest = [n for n in self.nodes if n not in named]
-        if rest:
-            groups.append(rest)
-        side = {n: i for i, g in enumerate(groups) for n in g}
-        self.blocked = {(a, b) for a in self.nodes for b in self.nodes if side[a] != side[b]}
-        self.description = "partition " + " | ".join(",".join(g) for g in groups)
+        sets = self.topology.partition([g for g in groups if g])
+        self.description = "partition " + " | ".join(",".join(g) for g in sets)
 
     def isolate(self, node: str) -> None:
         self._check(node)
-        for other in self.nodes:
-            if other != node:
-                self.blocked |= {(node, other), (other, node)}
+        self.topology.isolate(node)
         self.description = f"isolate {node}"
 
     def cut(self, src: str, dst: str, both_ways: bool = False) -> None:
         self._check(src, dst)
-        self.blocked.add((src, dst))
-        if both_ways:
-            self.blocked.add((dst, src))
+        self.topology.cut_link(src, dst, both_ways)
         self.description = f"cut {src}{'<' if both_ways else ''}->{dst}"
 
     def connect(self, a: str, b: str) -> None:
         self._check(a, b)
-        self.blocked -= {(a, b), (b, a)}
+        self.topology.connect(a, b)
         self.description = f"connect {a}<->{b}"
 
     def heal(self) -> None:
-        self.blocked = set()
+        self.topology.heal()
         self.description = "healed: all connected"
 
     def set_network(self, **changes: float) -> None:
-        unknown = set(changes) - set(self.network)
+        known = NetworkConfig.settings()
+        unknown = sorted(set(changes) - set(known))
         if unknown:
-            raise ValueError(f"unknown network settings {sorted(unknown)}; known: "
-                             f"{', '.join(self.network)}")
-        new = {**self.network, **{k: float(v) for k, v in changes.items()}}
-        for p in ("loss", "duplicate"):
-            if not 0.0 <= new[p] <= 1.0:
-                raise ValueError(f"{p} must be in [0, 1], got {new[p]}")
-        if not 0.0 <= new["min_delay"] <= new["max_delay"]:
-            if "max_delay" not in changes:
-                new["max_delay"] = new["min_delay"]
-            else:
-                raise ValueError("the network needs 0 <= min_delay <= max_delay")
-        self.network = new
+            raise ValueError(f"unknown network settings {unknown}; known: {', '.join(known)}")
+        new = {k: float(v) for k, v in changes.items()}
+        if new.get("min_latency", 0.0) > self.config.max_latency and "max_latency" not in new:
+            new["max_latency"] = new["min_latency"]   # raising the floor lifts the ceiling
+        self.config = dataclasses.replace(self.config, **new)  # ValueError when out of range
 
     def _check(self, *nodes: str) -> None:
         for n in nodes:
@@ -134,14 +129,12 @@ class Router:
             return self._drop("unknown destination")
         if (src, dst) in self.blocked:
             return self._drop("link cut")
-        net = self.network
-        if net["loss"] and self.rng.random() < net["loss"]:
+        delays = self.config.delays(self.rng)
+        if not delays:
             return self._drop("lost")
         out = json.dumps({"src": src, "msg": msg})
-        copies = 2 if net["duplicate"] and self.rng.random() < net["duplicate"] else 1
         loop = asyncio.get_running_loop()
-        for _ in range(copies):
-            delay = self.rng.uniform(net["min_delay"], net["max_delay"]) if net["max_delay"] else 0
+        for delay in delays:
             if delay:
                 loop.call_later(delay, self._deliver, src, dst, out)
             else:
@@ -185,19 +178,7 @@ class Router:
 
     def groups(self) -> list[list[str]] | None:
         """The partition as groups, or None when the cuts are not a partition (one-way)."""
-        if not self.blocked:
-            return [list(self.nodes)]
-        groups: list[list[str]] = []
-        for n in self.nodes:
-            for g in groups:
-                if (n, g[0]) not in self.blocked:
-                    g.append(n)
-                    break
-            else:
-                groups.append([n])
-        side = {n: i for i, g in enumerate(groups) for n in g}
-        expected = {(a, b) for a in self.nodes for b in self.nodes if side[a] != side[b]}
-        return groups if expected == self.blocked else None
+        return self.topology.groups()
 
     # ----- HTTP -----------------------------------------------------------------------------------
 

@@ -36,9 +36,9 @@ from typing import Any
 
 from aiohttp import ClientError, ClientSession, WSMsgType, web
 
-from ..errors import ContractError
+from .. import contract
 from ..node import Node, Request
-from ..simulator import student_error
+from ..blame import student_error
 from ..storage import to_json
 from .labs import BadRequest, LiveLab, Route, load_spec
 from .storage import FileStorage, write_atomically
@@ -91,6 +91,7 @@ class NodeProcess:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._pending: dict[int, asyncio.Future] = {}
         self._replied: set[int] = set()
+        self._requests: dict[int, dict] = {}   # id -> body of every request handed over
         self._issued = 0
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._connected = asyncio.Event()
@@ -104,12 +105,7 @@ class NodeProcess:
     # ----- actions the node asks for --------------------------------------------------------------
 
     def send(self, src: str, dst: str, msg: dict) -> None:
-        if dst not in self.nodes:  # itself included, as in the simulator
-            raise ContractError(f"{src} sent to {dst!r}, which is not a node; nodes are "
-                                f"{', '.join(self.nodes)}")
-        if type(msg) is not dict:
-            raise ContractError(f"{src} sent {msg!r} to {dst}: a message must be a dict")
-        data = to_json(msg, f"the message {src} sent to {dst}")
+        data = contract.send(src, dst, msg, self.nodes)  # itself included, as in the simulator
         self.sent += 1
         if not self._ws_open:
             self.lost += 1  # no router: the network lost it
@@ -117,26 +113,15 @@ class NodeProcess:
         self._outbox.put_nowait(f'{{"dst":{json.dumps(dst)},"msg":{data}}}')
 
     def reply(self, src: str, request: Request, body: dict) -> None:
-        rid = getattr(request, "id", None)
-        if not isinstance(request, Request) or not isinstance(rid, int) or rid > self._issued:
-            raise ContractError(f"{src} replied to {request!r}, which is not a client request")
-        if type(body) is not dict:
-            raise ContractError(f"{src} replied {body!r} to request {rid}: a reply must be a dict")
-        if rid in self._replied:
-            raise ContractError(f"{src} replied twice to request {rid} {request.body}; answer "
-                                f"each request exactly once")
-        data = to_json(body, f"the reply of {src} to request {rid}")
+        data = contract.reply(src, request, body, self._requests, self._replied)
+        rid = request.id
         self._replied.add(rid)
         future = self._pending.pop(rid, None)
         if future is not None and not future.done():  # else: the client gave up (late reply)
             future.set_result(json.loads(data))
 
     def set_timer(self, src: str, name: str, delay: float, data: dict) -> None:
-        if not isinstance(name, str):
-            raise ContractError(f"{src}: timer names are strings, got {name!r}")
-        if not isinstance(delay, (int, float)) or delay != delay or delay < 0:
-            raise ContractError(f"{src}: timer {name!r} needs a delay >= 0 seconds, got {delay!r}")
-        payload = to_json(data, f"the data of timer {name!r} of {src}") if data else None
+        payload = contract.timer(src, name, delay, data)
         old = self._timers.pop(name, None)
         if old is not None:
             old.cancel()
@@ -149,7 +134,7 @@ class NodeProcess:
             handle.cancel()
 
     def apply(self, src: str, index: int, command: Any) -> None:
-        data = to_json(command, f"the command {src} applied at index {index}")
+        data = contract.apply(src, index, command)
         if len(self.applied) < MAX_APPLIED:
             self.applied.append((index, json.loads(data)))
         self.log(src, f"apply {index} {data}")
@@ -218,6 +203,7 @@ class NodeProcess:
         future = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
         request = Request(rid, f"http:{http.remote}", json.loads(to_json(body, "the request")))
+        self._requests[rid] = request.body
         failure = self.invoke(("request", body), self.node.on_request, request)
         if failure is not None:
             self._pending.pop(rid, None)
