@@ -88,6 +88,7 @@ def run(labs: list[str]) -> dict:
         module = importlib.import_module(f"graders.{lab.package}.bench")
         results[lab.package] = {k: (round(v, 2) if isinstance(v, float) else v)
                                 for k, v in module.bench().items()}
+    results["linearizability"] = importlib.import_module("labkit.linearizability.bench").run()
     return results
 
 

@@ -61,7 +61,8 @@ def test_the_first_illegal_key_ends_the_check_however_hard_the_others_are():
     assert result.undecided == (hard,)
     assert result.steps < 2 * FIRST_ROUND
     text = result.describe()
-    assert "1 of 2 partitions cannot be explained" in text
+    assert "1 of 2 keys cannot be explained" in text   # "keys", not "partitions", in a lab
+                                                         # about network partitions
     assert ("The checker stopped there (one illegal part decides); not checked to the end: "
             "key 'hard'.") in text
 

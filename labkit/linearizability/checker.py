@@ -363,14 +363,14 @@ def _describe(result: Result, max_ops: int) -> str:
     model = result.model
     n_ops = sum(len(p.ops) for p in result.partitions)
     n_parts = len(result.partitions)
-    parts = f" in {n_parts} partitions" if n_parts > 1 else ""
+    parts = f" in {n_parts} {model.part}s" if n_parts > 1 else ""
     if result.verdict == OK_VERDICT:
         return (f"linearizable: {_count(n_ops, 'operation')}{parts} explained by the "
                 f"{model.name} model.")
     lines = []
     failures = result.failures
     if failures:
-        lines.append(f"NOT LINEARIZABLE: {len(failures)} of {n_parts} partitions cannot be "
+        lines.append(f"NOT LINEARIZABLE: {len(failures)} of {n_parts} {model.part}s cannot be "
                      f"explained by any order of the operations ({model.name} model)."
                      if n_parts > 1 else
                      f"NOT LINEARIZABLE: no order of the {_count(n_ops, 'operation')} explains "

@@ -78,6 +78,7 @@ class Model:
     """
 
     name = "model"
+    part = "part"    # what one independent part of a history is called in explanations ("key")
 
     def init(self) -> State:
         """The state before any operation."""

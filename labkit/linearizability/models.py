@@ -138,6 +138,7 @@ class KVModel(Model):
     """A key-value store, checked one key at a time; the state is that key's value."""
 
     name = "key-value store"
+    part = "key"
     operations = ("get", "put", "append", "delete")
 
     def __init__(self, missing: Any = None):
