@@ -77,9 +77,15 @@ def reference(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The project's own tests: labkit, the graders against reference/starter/buggy variants."""
+    """The project's own tests: labkit, the graders against reference/starter/buggy variants.
+
+    Two at a time (pytest-xdist; tests in one xdist_group, e.g. those reading one reference
+    run, share a worker). The fast tier is ``nox -s tests -- -m "not slow"``; the score table
+    against tests/data/scores.json is opt-in: ``nox -s tests -- -m table`` (a later ``-m``
+    replaces the default one). ``-n 0`` runs everything in this process, one at a time."""
     session.install(*DEPS, *TEST_DEPS)
-    session.run("python", "-m", "pytest", "tests", *session.posargs, env=ENV)
+    session.run("python", "-m", "pytest", "tests", "-n", "2", "--dist", "loadgroup",
+                "-m", "not table", *session.posargs, env=ENV)
 
 
 @nox.session

@@ -16,6 +16,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses: see the tiers in tests/conftest.py
+
 REPO = Path(__file__).resolve().parents[1]
 
 GOOD = """

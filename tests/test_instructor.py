@@ -114,6 +114,7 @@ def test_test_files_that_need_the_reference_stay_out():
     assert not release.instructor_only(REPO, Path("labkit/sandbox/child.py"))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_release_of_this_repository(tmp_path):
     dest = tmp_path / "student-repo"
@@ -211,6 +212,7 @@ def read_gradebook(out: Path) -> dict[str, dict]:
         return {row["submission"]: row for row in csv.DictReader(f)}
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_grade_class_gradebook_and_resume(course, tmp_path):  # noqa: F811
     folder = fake_class(course, tmp_path / "class")
@@ -288,6 +290,7 @@ def _environ(pid: int) -> bytes:
 
 # ----- Gradescope --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_gradescope_bundle_grades_a_submission_in_a_temporary_autograder(tmp_path):
     from instructor import gradescope
@@ -343,6 +346,7 @@ def test_sample_class_lists_what_each_submission_should_get(tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("LABKIT_ACCEPTANCE"),
                     reason="the full acceptance run takes minutes: set LABKIT_ACCEPTANCE=1")
+@pytest.mark.slow
 @pytest.mark.timeout(7200)
 def test_acceptance_from_a_fresh_copy(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "instructor.acceptance", str(tmp_path),

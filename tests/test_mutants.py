@@ -54,6 +54,7 @@ def test_listed_source_line_is_still_in_the_reference(item):
                                f"{lab.short}.toml")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("item", LISTED, ids=[_ids(i) for i in LISTED])
 def test_operator_still_makes_the_listed_mutant(item):
     pytest.importorskip("cosmic_ray", reason="cosmic-ray is installed by `nox -s mutants`")
@@ -66,6 +67,7 @@ def test_operator_still_makes_the_listed_mutant(item):
         f"{lab.short}.toml")
 
 
+@pytest.mark.slow
 def test_mutants_are_keyed_uniquely_and_sampled_deterministically():
     pytest.importorskip("cosmic_ray", reason="cosmic-ray is installed by `nox -s mutants`")
     code = "def f(a, b: int | None):\n    if a < b:\n        return a + 1\n    return a < b\n"

@@ -27,6 +27,8 @@ from labkit.grading.labs import LABS
 from labkit.sandbox import Sandbox, Settings, load_remote, process, shutdown_all
 from labkit.sandbox.remote import SandboxCrash, StaleObject
 
+pytestmark = pytest.mark.slow  # subprocesses: see the tiers in tests/conftest.py
+
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE = REPO / "tests" / "hostile"
 

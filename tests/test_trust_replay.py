@@ -71,6 +71,7 @@ def test_some_variants_fail_generated_tests():
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize("package,variant,tests", CASES,
                          ids=[f"{p}-{v.name}" for p, v, _ in CASES])
+@pytest.mark.slow
 def test_every_generated_failure_replays_exactly(package, variant, tests, tmp_path):
     run = grade(package, variant, tmp_path, "-m", "not live", "-k", " or ".join(tests),
                 timeout=1800)

@@ -16,6 +16,8 @@ import pytest
 
 from graderun import REPO, grade
 
+pytestmark = pytest.mark.slow  # subprocesses: see the tiers in tests/conftest.py
+
 TRUST = REPO / "tests" / "trust"
 PACKAGE = "lab0_resilience"
 BREAKER_TESTS = ("test_breaker_starts_closed", "test_opens_after_consecutive_failures",

@@ -14,6 +14,8 @@ from labkit.faults import Crash, Partition, Pause, Restart, Resume
 from labkit.grading import failures
 from labkit.viewer import render_html
 
+pytestmark = pytest.mark.slow  # subprocesses: see the tiers in tests/conftest.py
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -1,7 +1,10 @@
 """Bug: a success while closed does not reset the failure count (it counts all failures,
 not consecutive ones).
 
-Caught by: test_opens_after_consecutive_failures (rule B2), and test_breaker_matches_model."""
+Caught by: test_opens_after_consecutive_failures (rule B2), and test_breaker_matches_model.
+Evidence: rule B2
+Evidence (test_breaker_matches_model): Contract rule B
+Evidence (test_breaker_matches_model): was broken"""
 
 from instructor.testing import reference_lab
 

@@ -1,6 +1,9 @@
 """Bug: a half-open breaker admits every request, not one trial call.
 
-Caught by: test_half_open_admits_one_trial (rule B5), and test_breaker_matches_model."""
+Caught by: test_half_open_admits_one_trial (rule B5), and test_breaker_matches_model.
+Evidence: rule B5
+Evidence (test_breaker_matches_model): Contract rule B
+Evidence (test_breaker_matches_model): was broken"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,10 @@
 """Bug: a failed trial reopens the breaker but keeps the old opened_at, so it half-opens again
 at once instead of waiting a full reset_timeout.
 
-Caught by: test_half_open_admits_one_trial (rule B6), and test_breaker_matches_model."""
+Caught by: test_half_open_admits_one_trial (rule B6), and test_breaker_matches_model.
+Evidence: rule B6
+Evidence (test_breaker_matches_model): Contract rule B
+Evidence (test_breaker_matches_model): was broken"""
 
 from instructor.testing import reference_lab
 

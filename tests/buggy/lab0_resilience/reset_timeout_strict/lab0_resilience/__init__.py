@@ -1,6 +1,9 @@
 """Bug: half-opens only once clock > opened_at + reset_timeout (the contract says >=).
 
-Caught by: test_reset_timeout_boundary (rule B4), and test_breaker_matches_model."""
+Caught by: test_reset_timeout_boundary (rule B4), and test_breaker_matches_model.
+Evidence: rule B4
+Evidence (test_breaker_matches_model): Contract rule B
+Evidence (test_breaker_matches_model): was broken"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,8 @@
 """Bug: retry_with_backoff numbers attempts from 1 when it asks for a delay, so every delay's
 ceiling is twice the contract's.
 
-Caught by: test_backoff_full_jitter_under_cap (rule R3)."""
+Caught by: test_backoff_full_jitter_under_cap (rule R3).
+Evidence: rule R3"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,8 @@
 """Bug: draws the jitter from the global random module instead of the rng given.
 
 Caught by: test_backoff_full_jitter_under_cap (rules R1, R3: the same seed must give the same
-delays)."""
+delays).
+Evidence: rule R1"""
 
 import random
 

@@ -1,6 +1,7 @@
 """Bug: no jitter: always sleeps the full capped exponential delay.
 
-Caught by: test_backoff_full_jitter_under_cap (rule R1)."""
+Caught by: test_backoff_full_jitter_under_cap (rule R1).
+Evidence: rule R1"""
 
 from instructor.testing import reference_lab
 

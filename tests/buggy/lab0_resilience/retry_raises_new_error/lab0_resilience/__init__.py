@@ -1,6 +1,7 @@
 """Bug: after the last attempt raises a new RuntimeError("gave up") instead of fn's own error.
 
-Caught by: test_retry_attempts_and_last_error (rule R5)."""
+Caught by: test_retry_attempts_and_last_error (rule R5).
+Evidence: rule R5"""
 
 from instructor.testing import reference_lab
 

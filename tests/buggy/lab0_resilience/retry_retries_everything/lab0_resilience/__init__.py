@@ -1,6 +1,7 @@
 """Bug: retries every Exception, ignoring retry_on.
 
-Caught by: test_retry_only_retryable (rule R4)."""
+Caught by: test_retry_only_retryable (rule R4).
+Evidence: rule R4"""
 
 from instructor.testing import reference_lab
 

@@ -1,6 +1,7 @@
 """Bug: sleeps after the last attempt too, before re-raising.
 
-Caught by: test_retry_attempts_and_last_error (rule R5)."""
+Caught by: test_retry_attempts_and_last_error (rule R5).
+Evidence: rule R5"""
 
 from instructor.testing import reference_lab
 

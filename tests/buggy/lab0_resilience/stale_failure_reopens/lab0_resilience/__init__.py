@@ -1,7 +1,10 @@
 """Bug: a failure recorded while open (a stale outcome) restarts the open period.
 
 Caught by: test_breaker_matches_model only (rule B7): no fixed scenario records outcomes while
-open."""
+open.
+Evidence: rule B7
+Evidence: Contract rule B
+Evidence: was broken"""
 
 from instructor.testing import reference_lab
 

@@ -1,6 +1,9 @@
 """Bug: a success recorded while open (a stale outcome) closes the breaker.
 
-Caught by: test_breaker_matches_model only (rule B7)."""
+Caught by: test_breaker_matches_model only (rule B7).
+Evidence: rule B7
+Evidence: Contract rule B
+Evidence: was broken"""
 
 from instructor.testing import reference_lab
 

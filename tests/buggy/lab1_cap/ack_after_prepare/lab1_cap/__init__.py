@@ -2,7 +2,8 @@
 majority holds the value. If the coordinator is cut off right then, a strong read on the
 other nodes misses an acknowledged write.
 
-Caught by: test_strong_write_acknowledged_only_with_majority."""
+Caught by: test_strong_write_acknowledged_only_with_majority.
+Evidence: an acknowledged strong write is returned by every later strong read"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,8 @@
 """Bug: a strong write is acknowledged as soon as it is stored locally, before any peer holds
 it (it is really an eventual write), so a node in the minority acknowledges strong writes.
 
-Caught by: test_strong_write_refused_in_minority."""
+Caught by: test_strong_write_refused_in_minority.
+Evidence: insufficient_replicas"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,8 @@
 """Bug: acknowledgements never clear the outbox, so every replicate is resent every
 RETRY_INTERVAL for ever: replicas converge, but the cluster never goes quiet.
 
-Caught by: test_replication_message_budget."""
+Caught by: test_replication_message_budget.
+Evidence: eventual replication stays within its message budget"""
 
 from instructor.testing import reference_lab
 

@@ -2,7 +2,8 @@
 node-id tie-break). Writes made at the same instant tie, each node keeps its own, and the
 replicas never agree.
 
-Caught by: test_concurrent_writes_one_winner."""
+Caught by: test_concurrent_writes_one_winner.
+Evidence: concurrent writes settle on one winner"""
 
 from instructor.testing import reference_lab
 

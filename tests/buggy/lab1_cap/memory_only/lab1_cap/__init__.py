@@ -1,7 +1,8 @@
 """Bug: the replica lives only in memory (a dict on the object), not in storage, so a
 restarted node comes back empty.
 
-Caught by: test_restart_keeps_data_and_catches_up."""
+Caught by: test_restart_keeps_data_and_catches_up.
+Evidence: a restarted node keeps its replica"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,8 @@
 """Bug: a strong write without a majority never gives up: it keeps resending its prepares
 and the client never gets an answer (a hang, instead of insufficient_replicas in time).
 
-Caught by: test_strong_write_refused_in_minority."""
+Caught by: test_strong_write_refused_in_minority.
+Evidence: no reply at all"""
 
 from instructor.testing import reference_lab
 

@@ -2,7 +2,8 @@
 counters it receives (no Lamport max). A write made after seeing a busier node's writes
 gets a lower version and loses to them.
 
-Caught by: test_later_write_wins."""
+Caught by: test_later_write_wins.
+Evidence: a write made after another was seen replaces it"""
 
 from instructor.testing import reference_lab
 

@@ -2,7 +2,8 @@
 to the peers (visible there too), and when no majority acknowledges in time it "rolls back"
 by deleting the key: the refused write was visible, and the previous value is gone.
 
-Caught by: test_refused_write_keeps_previous_value."""
+Caught by: test_refused_write_keeps_previous_value.
+Evidence: a refused strong write"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,8 @@
 """Bug: request bodies are trusted: a missing key or an unknown op raises inside the
 handler instead of getting {"error": "bad_request"}.
 
-Caught by: test_bad_requests_get_errors."""
+Caught by: test_bad_requests_get_errors.
+Evidence: KeyError"""
 
 from instructor.testing import reference_lab
 

@@ -3,7 +3,8 @@ self.now(). In the simulator a virtual second passes in a millisecond of real ti
 minority write keeps waiting far past its 0.5 s, and the remaining time it logs differs from
 run to run: the grader reports the missing refusal *and* that the run is not deterministic.
 
-Caught by: test_strong_write_refused_in_minority (diagnosed as not deterministic)."""
+Caught by: test_strong_write_refused_in_minority (diagnosed as not deterministic).
+Evidence: your implementation is not deterministic"""
 
 import time
 

@@ -1,7 +1,9 @@
 """Bug: a follower hands entries to the state machine as soon as it appends them, before
 they are committed.
 
-Caught by: test_no_commit_without_majority (in-order apply: only committed entries)."""
+Caught by: test_no_commit_without_majority (in-order apply: only committed entries).
+Evidence: in-order apply
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,9 @@
 """Bug: the leader sends a round of append_entries to every follower each time its commit
 index moves, on top of the round that carried the entry: twice the messages per command.
 
-Caught by: test_messages_per_entry (message budget)."""
+Caught by: test_messages_per_entry (message budget).
+Evidence: message budget
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

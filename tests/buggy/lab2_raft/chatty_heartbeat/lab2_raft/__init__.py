@@ -1,7 +1,9 @@
 """Bug: the leader sends heartbeats every 10 ms instead of every 50 ms: five times the idle
 traffic.
 
-Caught by: test_idle_messages (message budget)."""
+Caught by: test_idle_messages (message budget).
+Evidence: message budget
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,9 @@
 """Bug: an off-by-one in the majority: the leader reads the wrong element of its sorted match
 indices and counts an entry as committed once 2 of 5 nodes hold it.
 
-Caught by: test_no_commit_without_majority (commit needs a majority)."""
+Caught by: test_no_commit_without_majority (commit needs a majority).
+Evidence: commit needs a majority
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

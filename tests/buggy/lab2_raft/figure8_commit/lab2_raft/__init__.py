@@ -2,7 +2,9 @@
 terms (the situation of Figure 8 in the Raft paper), so a committed entry can later be
 overwritten by a leader holding a different entry of a later term.
 
-Caught by: test_figure8 (leader completeness / state-machine safety)."""
+Caught by: test_figure8 (leader completeness / state-machine safety).
+Evidence: Figure 8
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

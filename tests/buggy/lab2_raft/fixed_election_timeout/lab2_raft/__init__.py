@@ -1,7 +1,9 @@
 """Bug: the election timeout is not randomized (always 200 ms), so nodes that start together
 time out together and split the vote forever.
 
-Caught by: test_initial_election (liveness)."""
+Caught by: test_initial_election (liveness).
+Evidence: liveness
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

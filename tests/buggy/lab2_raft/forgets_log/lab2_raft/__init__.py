@@ -1,7 +1,9 @@
 """Bug: the log is kept only in memory, so a restarted node comes back empty and committed
 entries are lost.
 
-Caught by: test_restart_all (acknowledged state survives)."""
+Caught by: test_restart_all (acknowledged state survives).
+Evidence: acknowledged state survives
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

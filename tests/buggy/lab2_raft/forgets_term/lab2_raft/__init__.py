@@ -1,7 +1,9 @@
 """Bug: the current term is not saved in storage, so a restarted node starts again at term 0
 and can grant votes in terms it has already voted in.
 
-Caught by: test_restart_all (terms never decrease)."""
+Caught by: test_restart_all (terms never decrease).
+Evidence: terms never decrease
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

@@ -2,7 +2,9 @@
 keeps its role until its next timer fires, so for a while it acts as leader of a term it
 never won.
 
-Caught by: test_old_leader_rejoins (election safety)."""
+Caught by: test_old_leader_rejoins (election safety).
+Evidence: election safety
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

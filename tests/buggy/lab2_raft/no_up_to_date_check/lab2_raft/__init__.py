@@ -1,7 +1,9 @@
 """Bug: a voter grants its vote without the up-to-date check (section 5.4.1), so a candidate
 whose log lacks committed entries can become leader and overwrite them.
 
-Caught by: test_stale_log_cannot_win (leader completeness)."""
+Caught by: test_stale_log_cannot_win (leader completeness).
+Evidence: leader completeness
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

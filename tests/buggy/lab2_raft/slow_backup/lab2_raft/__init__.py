@@ -1,7 +1,9 @@
 """Bug: on a rejected append_entries the leader backs up one entry per round trip and
 ignores the follower's conflict hint, so a follower 50 entries behind costs 50 round trips.
 
-Caught by: test_backup_divergent_logs (message budget)."""
+Caught by: test_backup_divergent_logs (message budget).
+Evidence: fast backup
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

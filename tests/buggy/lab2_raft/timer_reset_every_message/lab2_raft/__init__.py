@@ -1,7 +1,9 @@
 """Bug: a node resets its election timer on every message it receives, including heartbeats
 of a deposed leader's old term, so a stale leader can keep the cluster from electing anyone.
 
-Caught by: test_deposed_leader_does_not_block_election (liveness)."""
+Caught by: test_deposed_leader_does_not_block_election (liveness).
+Evidence: liveness
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

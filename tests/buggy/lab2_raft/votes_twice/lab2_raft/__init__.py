@@ -1,7 +1,9 @@
 """Bug: a voter grants its vote without checking whom it already voted for in this term, so
 two candidates of one term can both win.
 
-Caught by: test_one_vote_per_term (one vote per term / election safety)."""
+Caught by: test_one_vote_per_term (one vote per term / election safety).
+Evidence: one vote per term
+Evidence: seed:"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,10 @@
 """Bug: replicas live in memory only; nothing is written to storage.
 
 When nodes crash and restart, acknowledged writes are gone.
-Caught by: test_acknowledged_writes_survive_heal."""
+Caught by: test_acknowledged_writes_survive_heal.
+Evidence: a majority of distinct nodes hold it in storage
+Evidence: seed:
+Evidence: run it again:"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,10 @@
 """Bug: a write that finds no majority is stored locally and acknowledged anyway.
 
 The minority side accepts writes (the course text's "Should fail" writes succeed).
-Caught by: test_course_text_four_phases (and test_majority_writes_minority_refuses)."""
+Caught by: test_course_text_four_phases (and test_majority_writes_minority_refuses).
+Evidence: a majority of distinct nodes hold it in storage
+Evidence: seed:
+Evidence: run it again:"""
 
 from instructor.testing import reference_lab
 

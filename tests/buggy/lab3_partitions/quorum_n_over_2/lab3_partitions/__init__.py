@@ -1,7 +1,10 @@
 """Bug: a quorum is n // 2 nodes (2 of 5) instead of a majority (3 of 5).
 
 Two minorities can then both write, and the minority side accepts writes.
-Caught by: test_majority_writes_minority_refuses."""
+Caught by: test_majority_writes_minority_refuses.
+Evidence: the minority side refuses within 0.5 s
+Evidence: seed:
+Evidence: run it again:"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,12 @@
 """Bug: a "quorum" read answers from the local replica, like a local read.
 
 A node in the minority (or one that missed a write) returns a value older than the last
-acknowledged write. Caught by: test_quorum_ops_linearizable."""
+acknowledged write. Caught by: test_quorum_ops_linearizable.
+Evidence: NOT LINEARIZABLE
+Evidence: cannot take effect here
+Evidence matching: [0-9]+[.][0-9]{3} [.][.] [0-9]+[.][0-9]{3}[]]
+Evidence: seed:
+Evidence: run it again:"""
 
 from instructor.testing import reference_lab
 

@@ -1,7 +1,8 @@
 """Bug (part A): can_communicate(a, b) looks at the link a -> b only.
 
 After a one-way cut, the two nodes disagree about whether they can communicate.
-Caught by: test_cut_is_one_way_or_symmetric."""
+Caught by: test_cut_is_one_way_or_symmetric.
+Evidence: can_communicate"""
 
 from instructor.testing import reference_lab
 

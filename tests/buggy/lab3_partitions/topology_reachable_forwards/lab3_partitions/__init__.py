@@ -1,6 +1,7 @@
 """Bug (part A): reachable(n) follows paths through other nodes, as if nodes forwarded
 messages, so a node behind a one-node bridge is counted in the other side's majority.
-Caught by: test_majority_uses_reachable_set."""
+Caught by: test_majority_uses_reachable_set.
+Evidence: t.reachable("""
 
 from instructor.testing import reference_lab
 

@@ -1,6 +1,7 @@
 """Bug (part A): split adds its cuts to the earlier ones instead of replacing them, so a node
 isolated before the split stays cut off from its own group.
-Caught by: test_split_separates_groups."""
+Caught by: test_split_separates_groups.
+Evidence: after the split"""
 
 from instructor.testing import reference_lab
 

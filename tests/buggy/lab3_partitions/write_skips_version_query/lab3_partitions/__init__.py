@@ -2,7 +2,10 @@
 
 A node whose replica is stale (it was in the minority) picks a version below the one the
 majority holds; the replicas ignore the store as older, yet the write is acknowledged.
-Caught by: test_acknowledged_writes_survive_heal (acknowledged writes are never lost)."""
+Caught by: test_acknowledged_writes_survive_heal (acknowledged writes are never lost).
+Evidence: a majority of distinct nodes hold it in storage
+Evidence: seed:
+Evidence: run it again:"""
 
 from instructor.testing import reference_lab
 

@@ -1,6 +1,9 @@
 """Bug: an eventual write at a node that is not a home replica waits for a home replica to
 acknowledge before answering, so a node cut off from the homes cannot accept writes.
-Caught by: test_eventual_writes_always_accepted."""
+Caught by: test_eventual_writes_always_accepted.
+Evidence: a running node accepts every eventual write
+Evidence: seed:
+Evidence: run it again:"""
 from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")

@@ -1,6 +1,9 @@
 """Bug: hints are kept (and handed to a fallback node) but never sent on to their owner, so a
 home replica that was down during an eventual write never gets it.
-Caught by: test_hinted_handoff."""
+Caught by: test_hinted_handoff.
+Evidence: reaches the owner later
+Evidence: seed:
+Evidence: run it again:"""
 from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")

@@ -1,6 +1,9 @@
 """Bug: the load balancer retries every request whose forward timed out, strong writes
 included: a strong put that may already have taken effect is sent again.
-Caught by: test_retries_reads."""
+Caught by: test_retries_reads.
+Evidence: a strong write that reached a crashed node is not sent again
+Evidence: seed:
+Evidence: run it again:"""
 from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")

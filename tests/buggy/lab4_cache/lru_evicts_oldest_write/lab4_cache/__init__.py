@@ -1,6 +1,9 @@
 """Bug: eviction removes the entry written first (FIFO), not the least recently used: a read
 does not count as a use.
-Caught by: test_lru_eviction."""
+Caught by: test_lru_eviction.
+Evidence: a full node evicts its least recently used entry
+Evidence: seed:
+Evidence: run it again:"""
 from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")

@@ -1,6 +1,7 @@
 """Bug: keys are placed with hash(key) % number_of_nodes instead of a ring: when a node joins,
 almost every key changes owner.
-Caught by: test_join_moves_only_to_new_node."""
+Caught by: test_join_moves_only_to_new_node.
+Evidence: a join moves keys only to the new"""
 from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")

@@ -1,6 +1,7 @@
 """Bug: the ring ignores vnodes and puts one point per node on it, so a few nodes own most of
 the circle.
-Caught by: test_balance."""
+Caught by: test_balance.
+Evidence: virtual nodes spread keys evenly"""
 from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")

@@ -1,6 +1,7 @@
 """Bug: the preference list takes the next n virtual nodes on the ring without skipping nodes
 already taken, so one node can appear twice (and hold two of the N replicas).
-Caught by: test_preference_lists_distinct."""
+Caught by: test_preference_lists_distinct.
+Evidence: a preference list names distinct nodes"""
 from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")

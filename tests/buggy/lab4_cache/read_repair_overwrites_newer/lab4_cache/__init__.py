@@ -1,7 +1,10 @@
 """Bug: read repair pushes the entry the read returned (not the newest it heard) to every
 replica holding something different, and replicas apply repairs without comparing versions:
 a read answered from a stale replica rolls the up-to-date replicas back.
-Caught by: test_read_repair."""
+Caught by: test_read_repair.
+Evidence: a replica's version of a key never goes back
+Evidence: seed:
+Evidence: run it again:"""
 from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")

@@ -1,6 +1,9 @@
 """Bug: a strong read answers with the first replica's entry (R=1): a stale replica can answer
 before the others and the read misses the last acknowledged write.
-Caught by: test_strong_read_sees_last_write."""
+Caught by: test_strong_read_sees_last_write.
+Evidence: a strong read sees the last acknowledged strong write
+Evidence: seed:
+Evidence: run it again:"""
 from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")

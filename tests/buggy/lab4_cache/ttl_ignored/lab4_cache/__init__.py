@@ -1,5 +1,8 @@
 """Bug: the ttl of a put is stored but never checked: expired values are still returned.
-Caught by: test_ttl_expiry."""
+Caught by: test_ttl_expiry.
+Evidence: a value expires ttl seconds after its put
+Evidence: seed:
+Evidence: run it again:"""
 from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")

@@ -1,6 +1,9 @@
 """Bug: a strong write is acknowledged as soon as it is sent to the replicas, before W of them
 have answered; with two replicas down it still says "ok".
-Caught by: test_strong_refuses_without_quorum."""
+Caught by: test_strong_refuses_without_quorum.
+Evidence: a strong operation without its quorum is refused
+Evidence: seed:
+Evidence: run it again:"""
 from instructor.testing import reference_lab
 
 ref = reference_lab("lab4_cache")
