@@ -230,9 +230,13 @@ class Simulation:
         """Call ``fn(sim, event)`` for every ``Event`` (``labkit.events``), in order, after the
         step that emitted it (so node state is settled when ``fn`` runs), before the
         observers. Events emitted before ``subscribe`` are not replayed. ``fn`` may raise
-        ``PropertyViolation``."""
+        ``PropertyViolation``. Events of faults applied directly by scenario code, outside a
+        run, are handed over at once."""
+        waiting = len(self.trace.records) - self._fed
         if not self._subscribers:
-            self._fed = len(self.trace.records)
+            self._fed += waiting
+        elif waiting:   # the others have yet to see these: this one must not
+            fn = _Late(fn, waiting)
         self._subscribers.append(fn)
 
     def _feed(self) -> None:
@@ -467,6 +471,8 @@ class Simulation:
 
     def _fault(self, text: str) -> None:
         self._record("fault", "", "", text, None)
+        if self._subscribers and not self._running:
+            self._feed()   # a network fault applied directly (observers: node state is as it was)
 
     def _check_node(self, node_id: str) -> None:
         if node_id not in self._node_set:
@@ -672,6 +678,22 @@ class Simulation:
         self._record("apply", src, "", f"{index} {data}", index)
         for fn in self._apply_listeners:
             fn(src, index, _loads(data))
+
+
+class _Late:
+    """A subscriber that came while others had events still to see: skips those ``skip``
+    events, then puts the subscriber itself in its place."""
+
+    __slots__ = ("fn", "skip")
+
+    def __init__(self, fn: Callable[[Simulation, Event], None], skip: int):
+        self.fn, self.skip = fn, skip
+
+    def __call__(self, sim: Simulation, ev: Event) -> None:
+        self.skip -= 1
+        if not self.skip:
+            subscribers = sim._subscribers
+            subscribers[subscribers.index(self)] = self.fn
 
 
 class CrashNow(BaseException):

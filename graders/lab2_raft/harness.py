@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from hypothesis import Phase
 
 from labkit import NetworkConfig, Operation, PropertyViolation, Simulation
+from labkit.events import CRASH, FAULT, PAUSE, RESTART, RESUME
 from labkit.faults import RecoverAll
 from labkit.grading import require
 from labkit.grading.scenario import ScenarioFailure, scenario
@@ -30,6 +31,7 @@ RECOVERY_DEADLINE = 2.0     # after RecoverAll: a leader, and a new command appl
 WORKLOAD_PERIOD = 0.1       # generated runs: the client submits a command this often
 
 LIVENESS = "liveness"
+FAULT_KINDS = frozenset((FAULT, CRASH, RESTART, PAUSE, RESUME))   # faults_so_far lists these
 
 
 class Cluster:
@@ -97,9 +99,9 @@ class Cluster:
                 raise AssertionError(str(exc) + self.faults_so_far()) from exc
 
     def faults_so_far(self, limit: int = 30) -> str:
-        kinds = ("fault", "crash", "restart", "pause", "resume")
-        lines = [f"  t={t:.3f}s {detail if kind == 'fault' else kind + ' ' + node}"
-                 for t, kind, node, _, detail, _ in self.sim.trace.records if kind in kinds]
+        """The faults of the run so far, from its trace (the failing step's included)."""
+        lines = [f"  t={ev.time:.3f}s {ev.detail if ev.kind == FAULT else ev.kind + ' ' + ev.node}"
+                 for ev in self.sim.trace.records if ev.kind in FAULT_KINDS]
         if not lines:
             return ""
         more = f"  ... ({len(lines) - limit} earlier)\n" if len(lines) > limit else ""

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import example, given
 
 from labkit import PropertyViolation, node_names
+from labkit.events import DELIVER
 from labkit.faults import Heal, RecoverAll
 from labkit.grading.scenario import scenario
 from labkit.strategies import fault_schedules, grading_settings, seeds
@@ -122,21 +123,19 @@ class CrashWhenSpread:
     def __init__(self, sim, coordinator: str, value: str, spread: int):
         self.sim, self.coordinator, self.spread = sim, coordinator, spread
         self.marker = f'"{value}"'
-        self.seen = 0                     # trace records already looked at
         self.holders: list[str] = []      # nodes that got the value, in order
         self.done = spread == 0
+        sim.subscribe(self.heard)
+
+    def heard(self, sim, ev) -> None:
+        if (not self.done and ev.kind == DELIVER and ev.peer == self.coordinator and self.marker in ev.detail
+                and ev.node not in self.holders):
+            self.holders.append(ev.node)
 
     def __call__(self, sim) -> None:
-        records = sim.trace.records
+        """An observer: strikes after the step that spread the value far enough."""
         if self.done:
-            self.seen = len(records)
             return
-        for rec in records[self.seen:]:
-            _, kind, node, peer, detail, _ = rec
-            if (kind == "deliver" and peer == self.coordinator and self.marker in detail
-                    and node not in self.holders):
-                self.holders.append(node)
-        self.seen = len(records)
         if len(self.holders) >= self.spread:
             self.done = True
             sim.isolate(self.coordinator)

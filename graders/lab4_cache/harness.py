@@ -11,6 +11,7 @@ from typing import Callable, Iterable, Sequence
 from hypothesis import Phase
 
 from labkit import Operation, PropertyViolation, Simulation
+from labkit.events import DELIVER, Event
 from labkit.grading import require
 from labkit.history import FAIL, OK
 from labkit.linearizability import UNKNOWN, Op, check, kv_model
@@ -62,7 +63,9 @@ def cluster(lab, seed: int, *, nodes: Sequence[str] = CACHE_NODES, balancer: boo
         classes[LB] = require(lab, "LoadBalancer")
     options.setdefault("client_timeout", CLIENT_TIMEOUT)
     options.setdefault("max_events", 600_000)
-    return Simulation(classes, tuple(classes), seed=seed, **options)
+    sim = Simulation(classes, tuple(classes), seed=seed, **options)
+    StrongWrites(sim, lambda key: homes(lab, key, nodes))   # checked at every strong ack
+    return sim
 
 
 def homes(lab, key: str, nodes: Sequence[str] = CACHE_NODES) -> list[str]:
@@ -126,13 +129,7 @@ def describe(op: Operation) -> str:
         what = f"{level} {kind} of {body.get('key')}"
     else:
         what = str(body)
-    if op.status in (OK, FAIL):
-        outcome = f"replied {op.output} after {op.latency:.3f} s"
-    elif op.done:
-        outcome = f"got no reply within the client's {op.timeout:g} s"
-    else:
-        outcome = "has no reply yet"
-    return f"op#{op.id} ({what} on {op.node}, called at t={op.call:.3f}s) {outcome}"
+    return describe_op(op, what)
 
 
 def expect_ok(op: Operation, prop: str, why: str) -> None:
@@ -268,8 +265,9 @@ class Clients:
         self.count = {c: 0 for c in self.names}
 
     def start(self, at: float) -> None:
-        for client in self.names:
-            self.sim.at(at + self.rng.uniform(0.0, self.think), lambda c=client: self.issue(c))
+        starts = [(c, at + self.rng.uniform(0.0, self.think)) for c in self.names]
+        closed_loop(self.sim, starts, self.issue, until=self.until, retry=self.think,
+                    pause=lambda: self.rng.uniform(0.0, self.think))
 
     def issue(self, client: str) -> None:
         sim = self.sim

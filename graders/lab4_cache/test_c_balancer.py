@@ -9,6 +9,7 @@ import random
 import pytest
 
 from labkit import PropertyViolation
+from labkit.events import SEND
 from labkit.grading.scenario import scenario
 
 from .harness import CACHE_NODES, LB, SLACK, cluster, describe, expect_ok, finish, get, put
@@ -28,11 +29,11 @@ NO_NODE = "with no node available the balancer refuses within 0.5 s"
 def forwards(sim, since: float = 0.0) -> list[tuple[float, str, dict]]:
     """(time, cache node, request body) of every forward the balancer sent since ``since``."""
     found = []
-    for t, kind, node, peer, detail, _ in sim.trace.records:
-        if kind == "send" and node == LB and t >= since and '"forward"' in detail:
-            msg = json.loads(detail)
+    for ev in sim.trace.records:   # a report of the whole run so far, by named fields
+        if ev.kind == SEND and ev.node == LB and ev.time >= since and '"forward"' in ev.detail:
+            msg = json.loads(ev.detail)
             if msg.get("type") == "forward":
-                found.append((t, peer, msg.get("body") or {}))
+                found.append((ev.time, ev.peer, msg.get("body") or {}))
     return found
 
 
