@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 RULES = {
-    "B1": "a new breaker is closed",
+    "B1": "failure_threshold is an int >= 1 and reset_timeout a number > 0, otherwise "
+          "ValueError; a new breaker is closed",
     "B2": "while closed every call is allowed, consecutive failures are counted and a success "
           "resets the count; at failure_threshold consecutive failures the breaker opens",
     "B3": "while open (clock < opened_at + reset_timeout) every call is refused and fn is not "

@@ -183,7 +183,7 @@ class NodeView:
         self.sent_term = 0           # the highest term it put in a message
         self.sent_term_at = 0.0
         self.granted: tuple | None = None   # (term, candidate, time) of its last granted vote
-        self.acked: tuple | None = None     # (term, m, prefix id or None, to whom, time)
+        self.acked: tuple | None = None     # (term, m, prefix id or None, to whom, time, leader)
         self.crashed_at: float | None = None
         self.label = "follower 0"    # "leader 3": what the trace viewer's lane shows
 
@@ -472,7 +472,8 @@ class RaftChecker:
         if commit > known:
             pid = v.ids[commit - 1]
             holders = [u.node for u in self.views.values()
-                       if len(u.ids) >= commit and u.ids[commit - 1] == pid]
+                       if (len(u.ids) >= commit and u.ids[commit - 1] == pid)
+                       or self._holds_by_ack(u, v, commit)]
             if len(holders) < self.majority:
                 self._fail(COMMIT_NEEDS_MAJORITY,
                            f"{v.node} (term {v.term}, {v.role}) advanced its commit index to "
@@ -487,6 +488,14 @@ class RaftChecker:
             for u in self.views.values():
                 if u.up and u.role == "leader" and u is not v:
                     self._check_leader_complete(u, now)
+
+    def _holds_by_ack(self, u: NodeView, leader: NodeView, index: int) -> bool:
+        """A node that crashed right after acknowledging entries 1..m to ``leader`` in its
+        term (its state was never seen with them) counts as holding them: a restart checks
+        the claim ("acknowledged state survives")."""
+        a = u.acked
+        return (not u.up and a is not None and a[5] == leader.node and a[0] == leader.term
+                and a[1] >= index)
 
     def _lower_commit_terms(self, upto: int, term: int) -> bool:
         """Entries 1..upto were committed in ``term`` at the latest (keeps the list sorted)."""
@@ -561,7 +570,7 @@ class RaftChecker:
         if what == "append":
             term, dst, raw = data
             m = _int_field(raw, '"match_index":')
-            to = f"{dst} (leader of term {term})"
+            to, leader = f"{dst} (leader of term {term})", dst
         else:
             try:
                 out = json.loads(data)
@@ -571,13 +580,14 @@ class RaftChecker:
             if type(term) is not int or type(m) is not int:
                 return
             to = f"a client, as leader of term {term} (submit answered with index {m})"
+            leader = None
         if m is None or m <= 0:
             return
         if v.acked is not None and (term, m) <= v.acked[:2]:
             return
         pid = (v.ids[m - 1] if v.up and self.sim.is_up(node) and v.term == term
                and len(v.ids) >= m else None)
-        v.acked = (term, m, pid, to, now)
+        v.acked = (term, m, pid, to, now, leader)
 
     def _check_promises(self, v: NodeView, now: float, restarted: bool) -> None:
         when = (f" (it crashed at t={v.crashed_at:.3f}s and restarted as run {v.incarnation})"
@@ -597,7 +607,7 @@ class RaftChecker:
                        (v.node, g[1]))
         a = v.acked
         if a is not None and a[0] == v.term:
-            term, m, pid, to, at = a
+            term, m, pid, to, at, _ = a
             if len(v.ids) < m or (pid is not None and v.ids[m - 1] != pid):
                 if len(v.ids) < m:
                     has = f"its log has only {len(v.ids)} entries"

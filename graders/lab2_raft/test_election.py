@@ -15,8 +15,8 @@ from hypothesis import given
 from labkit import PropertyViolation, node_names
 from labkit.strategies import fault_schedules, grading_settings, seeds
 
-from .harness import (ELECTION_DEADLINE, LIVENESS, PHASES, Cluster, ShrinkBudget,
-                      bipartite, run_generated, smoke_run)
+from .harness import (DUPLICATING, ELECTION_DEADLINE, LIVENESS, PHASES, Cluster,
+                      ShrinkBudget, bipartite, run_generated, smoke_run)
 
 SEEDS = range(4)
 CHURN_SEEDS = range(3)
@@ -269,7 +269,7 @@ def test_election_generated(lab):
     """Elections under generated partitions and crashes
 
     110 generated schedules of partitions, one-way cuts, crashes and restarts over 2 s (no
-    client load): every invariant holds after every event, and within 2 s of everything
+    client load; 5 % of the messages duplicated): every invariant holds after every event, and within 2 s of everything
     being repaired a command commits on all five nodes. Handout: Part 1, "Generated
     schedules"."""
     smoke_run(lab, fault_end=2.0, workload=False)
@@ -281,6 +281,7 @@ def test_election_generated(lab):
                                            "restart")),
            seed=seeds())
     def schedules(schedule, seed):
-        run_generated(lab, schedule, seed, fault_end=2.0, workload=False, budget=budget)
+        run_generated(lab, schedule, seed, fault_end=2.0, workload=False, network=DUPLICATING,
+                      budget=budget)
 
     schedules()

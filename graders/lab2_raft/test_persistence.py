@@ -14,7 +14,8 @@ from hypothesis import given
 from labkit import PropertyViolation, node_names
 from labkit.strategies import fault_schedules, grading_settings, seeds
 
-from .harness import PHASES, Cluster, ShrinkBudget, bipartite, run_generated, smoke_run
+from .harness import (DUPLICATING, PHASES, Cluster, ShrinkBudget, bipartite, run_generated,
+                      smoke_run)
 
 SEEDS = range(4)
 VOTE_SEEDS = range(6)      # the race this test needs shows up on some seeds only
@@ -127,7 +128,8 @@ def test_persistence_generated(lab):
     """Persistence under generated crashes and pauses
 
     120 generated schedules over 3 s of crashes, restarts, pauses and partitions (any
-    number of nodes may be down) while a client submits a command every 100 ms: every
+    number of nodes may be down; 5 % of the messages duplicated) while a client submits a
+    command every 100 ms: every
     invariant holds after every event, and within 2 s of everything being repaired a new
     command commits on all five nodes. Handout: Part 3, "Generated schedules"."""
     smoke_run(lab, fault_end=3.0)
@@ -139,6 +141,6 @@ def test_persistence_generated(lab):
                                            "heal")),
            seed=seeds())
     def schedules(schedule, seed):
-        run_generated(lab, schedule, seed, fault_end=3.0, budget=budget)
+        run_generated(lab, schedule, seed, fault_end=3.0, network=DUPLICATING, budget=budget)
 
     schedules()

@@ -1,0 +1,29 @@
+"""Bug: call() records a failure for any BaseException fn raises, KeyboardInterrupt
+included, so an interrupted call counts as a failure of the service.
+
+Caught by: test_breaker_boundaries (rule B8).
+Evidence: rule B8
+Evidence: BaseException
+Evidence: was broken"""
+
+from instructor.testing import reference_lab
+
+_ref = reference_lab("lab0_resilience")
+CircuitOpenError = _ref.CircuitOpenError
+backoff_delay = _ref.backoff_delay
+retry_with_backoff = _ref.retry_with_backoff
+CLOSED, OPEN, HALF_OPEN = _ref.CLOSED, _ref.OPEN, _ref.HALF_OPEN
+
+
+class CircuitBreaker(_ref.CircuitBreaker):
+    def call(self, fn, *args, **kwargs):
+        if not self.allow_request():
+            raise CircuitOpenError(None if self._trial_in_flight
+                                   else self._opened_at + self.reset_timeout)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException:                       # BUG: not only Exception
+            self.record_failure()
+            raise
+        self.record_success()
+        return result
