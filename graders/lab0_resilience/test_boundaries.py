@@ -231,8 +231,8 @@ def test_retry_boundaries(lab):
             fail("R2", f"retry_with_backoff(fn, max_attempts=3) on an fn that returns "
                        f"{value!r}: {len(calls)} call(s), {len(sleep.delays)} sleep(s), "
                        f"{'raised ' + type(error).__name__ if error else 'returned'} "
-                       f"{'' if error else repr(result)}; expected one call, no sleep and {value!r} (an fn that returns has "
-                       f"succeeded, whatever it returns)")
+                       f"{'' if error else repr(result)}; expected one call, no sleep and "
+                       f"{value!r} (an fn that returns has succeeded, whatever it returns)")
 
     # Attempt numbers too large for a float.
     probe = Probe([Transient])

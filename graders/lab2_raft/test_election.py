@@ -269,9 +269,9 @@ def test_election_generated(lab):
     """Elections under generated partitions and crashes
 
     110 generated schedules of partitions, one-way cuts, crashes and restarts over 2 s (no
-    client load; 5 % of the messages duplicated): every invariant holds after every event, and within 2 s of everything
-    being repaired a command commits on all five nodes. Handout: Part 1, "Generated
-    schedules"."""
+    client load; 5 % of the messages duplicated): every invariant holds after every event,
+    and within 2 s of everything being repaired a command commits on all five nodes.
+    Handout: Part 1, "Generated schedules"."""
     smoke_run(lab, fault_end=2.0, workload=False)
     budget = ShrinkBudget()
 
