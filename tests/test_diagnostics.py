@@ -1,6 +1,7 @@
 """Failure diagnostics on real buggy variants: each failure has an id, a record and a trace
 page; a generated test's schedule is shrunk to a handful of actions; and `nox -s replay`
-reproduces the same run (same trace digest)."""
+reproduces the same run (same trace digest), for a generated test by running the recorded
+Hypothesis example alone."""
 
 from __future__ import annotations
 
@@ -48,3 +49,6 @@ def test_failure_is_recorded_small_and_replayable(package, variant, test, genera
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "same run, byte for byte" in replay.stdout
     assert record["digest"][:16] in replay.stdout
+    if generated:  # the recorded example alone, not a new Hypothesis search
+        assert record["hypothesis"]["blob"] and "no new search" in replay.stdout
+    assert "not deterministic" not in output

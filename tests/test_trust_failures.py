@@ -83,3 +83,63 @@ def test_student_exception_group_is_named_with_file_and_line(tmp_path, monkeypat
         text = failure_text(exc, "lab0_resilience")
     assert text.startswith("your code raised ExceptionGroup"), text
     assert "student_group.py:2" in text and "ValueError: a" in text
+
+
+def test_minimal_schedule_drops_what_changes_nothing_and_still_fails_the_same_way():
+    from labkit import Node
+    from labkit.faults import Crash, Heal, Isolate, Partition, Pause, Restart, Resume
+
+    class Counter(Node):   # goes negative after a restart
+        def on_start(self):
+            self.count = -1 if self.storage.get("booted") else 0
+            self.storage.put("booted", True)
+
+    def run(schedule):
+        sim = Simulation(Counter, 3, seed=4)
+        sim.check_always("counter is never negative",
+                         lambda s: next((f"{n} has {o.count}" for n, o in s.live_nodes()
+                                         if o.count < 0), None))
+        try:
+            with scenario(sim, seed=4, schedule=schedule):
+                sim.apply_schedule(schedule)
+                sim.run_until(2.0)
+        except ScenarioFailure as exc:
+            return exc
+        raise AssertionError("the schedule did not fail")
+
+    schedule = (Partition(0.1, (("n1", "n2", "n3"),)),      # one group: changes nothing
+                Resume(0.2, "n2"),                           # never paused: nothing
+                Isolate(0.25, "n3"),
+                Partition(0.3, (("n1",), ("n2", "n3"))),
+                Partition(0.35, (("n1",), ("n2", "n3"))),    # the same again: nothing
+                Pause(0.4, "n2"), Pause(0.45, "n2"),         # the second: nothing
+                Crash(0.5, "n1"), Restart(0.6, "n1"),        # the failure, at t=0.6
+                Heal(0.9), Resume(1.0, "n2"))                # after the failure
+    full = run(schedule)
+    shown = full.capture.shown
+    assert [type(a).__name__ for a in shown] == ["Isolate", "Partition", "Pause", "Crash",
+                                                 "Restart"]
+    assert "left out: 4 that changed nothing and 2 after the failure" in str(full)
+    reduced = run(shown)                                     # re-checked: the same failure
+    assert (reduced.capture.prop, reduced.capture.time, reduced.capture.evidence) == \
+        (full.capture.prop, full.capture.time, full.capture.evidence)
+    kept = [r for r in full.capture.sim.trace.records if r[0] <= full.capture.time
+            and r[1] not in ("fault", "pause", "resume")]
+    again = [r for r in reduced.capture.sim.trace.records if r[0] <= full.capture.time
+             and r[1] not in ("fault", "pause", "resume")]
+    assert kept == again                                     # the same run, but for fault lines
+
+
+def test_a_schedule_that_partitions_by_hand_is_kept_whole():
+    from labkit import Node
+    from labkit.faults import Heal
+
+    class Quiet(Node):
+        def on_start(self):
+            pass
+
+    sim = Simulation(Quiet, 3, seed=1)
+    sim.partition(("n1",), ("n2", "n3"))       # not in the schedule
+    sim.run_until(0.5)
+    kept, noop, late = failures.minimal_schedule((Heal(0.2),), sim, 0.5)
+    assert kept == (Heal(0.2),) and noop == 0 and late == 0

@@ -42,6 +42,7 @@ class Capture:
     hypothesis_key: str | None = None
     hypothesis_version: str = ""
     blob: str = ""
+    shown: tuple | None = None  # the schedule as shown (minimal_schedule), if reduced
 
     @property
     def digest(self) -> str:
@@ -145,6 +146,99 @@ def first_difference(a: Simulation, b: Simulation) -> str:
     return "the traces are identical but the outcome differed"
 
 
+LINK_ACTIONS = ("Partition", "Isolate", "Cut", "Heal")
+
+
+def minimal_schedule(schedule: tuple, sim: Simulation,
+                     failure_time: float | None) -> tuple[tuple, int, int]:
+    """The actions of ``schedule`` that can matter to a failure at ``failure_time``:
+    ``(kept, changed_nothing, after_the_failure)``.
+
+    Left out: actions after the failure time (the run up to the failure is the same without
+    them: the simulator applies an action only when its time comes, and nothing before it
+    depends on it), and actions that changed nothing when they were applied: a partition, cut,
+    isolation or heal that left every link as it was (one group, a repeat of the partition in
+    force, a heal of a healthy network), a pause of a node already paused or down, a resume of
+    a node that was not paused. Such an action only adds a line to the trace. Link and pause
+    state is followed through the schedule with the simulator's own rules, and only when the
+    run's trace shows no link change or pause that the schedule does not account for (a test
+    that partitions by hand keeps its schedule whole). Actions aimed at targets ("@leader")
+    and trigger faults are always kept."""
+    ordered = sorted(schedule, key=lambda a: a.at)
+    due = [a for a in ordered if failure_time is None or a.at <= failure_time]
+    late = len(ordered) - len(due)
+    records = [r for r in sim.trace.records if failure_time is None or r[0] <= failure_time]
+    link_times = sorted(round(r[0], 6) for r in records if r[1] == "fault" and
+                        str(r[4]).split(" ")[0] in ("partition", "isolate", "cut", "heal",
+                                                    "connect"))
+    links_known = link_times == sorted(round(a.at, 6) for a in due if type(a).__name__
+                                       in (*LINK_ACTIONS, "RecoverAll"))
+    pause_times = sorted(round(r[0], 6) for r in records if r[1] == "pause")
+    kept, noop, pauses = _reduce(due, sim.node_ids, links_known, True)
+    if pauses != pause_times:  # pauses the schedule does not explain: keep every pause
+        kept, noop, _ = _reduce(due, sim.node_ids, links_known, False)
+    return tuple(kept), noop, late
+
+
+def _reduce(due: list, nodes, links_known: bool, track_pauses: bool) -> tuple[list, int, list]:
+    from ..network import Links
+
+    links = Links(nodes)
+    paused: set[str] = set()
+    down: set[str] = set()
+    kept, noop, pauses = [], 0, []
+    for a in due:
+        kind = type(a).__name__
+        names = [v for f in a.__dataclass_fields__ for v in _names(getattr(a, f))]
+        if any(n.startswith("@") for n in names) or kind not in (
+                *LINK_ACTIONS, "Pause", "Resume", "Crash", "Restart", "RecoverAll", "Network"):
+            kept.append(a)
+            if kind in LINK_ACTIONS:
+                links_known = False
+            continue
+        changed = True
+        if kind in LINK_ACTIONS:
+            before = set(links.cut)
+            if kind == "Partition":
+                links.partition(a.groups)
+            elif kind == "Isolate":
+                links.isolate(a.node)
+            elif kind == "Cut":
+                links.cut_link(a.src, a.dst, a.both_ways)
+            else:
+                links.heal()
+            changed = not links_known or links.cut != before
+        elif kind == "Pause":
+            if a.node not in paused and a.node not in down:
+                paused.add(a.node)
+                pauses.append(round(a.at, 6))
+            else:
+                changed = not track_pauses
+        elif kind == "Resume":
+            changed = not track_pauses or a.node in paused
+            paused.discard(a.node)
+        elif kind in ("Crash", "Restart"):
+            (down.add if kind == "Crash" else down.discard)(a.node)
+            paused.discard(a.node)
+        elif kind == "RecoverAll":
+            links.heal()
+            paused.clear()
+            down.clear()
+        if changed:
+            kept.append(a)
+        else:
+            noop += 1
+    return kept, noop, pauses
+
+
+def _names(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [n for v in value for n in _names(v)]
+    return []
+
+
 def schedule_data(schedule: tuple) -> list[dict]:
     out = []
     for action in schedule:
@@ -159,7 +253,9 @@ def to_record(cap: Capture, *, fid: str, lab: str, nodeid: str, name: str, impl:
     sim = cap.sim
     return {
         "id": fid, "lab": lab, "test": nodeid, "name": name, "impl": impl,
-        "seed": cap.seed, "schedule": [str(a) for a in cap.schedule],
+        "seed": cap.seed,
+        "schedule": [str(a) for a in (cap.schedule if cap.shown is None else cap.shown)],
+        "schedule_full": [str(a) for a in cap.schedule],
         "schedule_data": schedule_data(cap.schedule),
         "property": cap.prop, "evidence": cap.evidence, "message": cap.message,
         "time": cap.time, "digest": cap.digest, "nodes": list(sim.node_ids),

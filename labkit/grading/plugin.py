@@ -484,10 +484,10 @@ def _student_raised(exc: BaseException, tb, notes: str, lab: str) -> str:
 
 def _timeout_text(limit: float | None, result: TestResult | None) -> str:
     spent = ""
-    if result is not None and result.started:
+    if limit:
+        spent = f" after {limit:g} s"  # the limit it was stopped at
+    elif result is not None and result.started:
         spent = f" after {time.monotonic() - result.started:.0f} s"
-    elif limit:
-        spent = f" after {limit:g} s"
     ref = reference_seconds(result.lab, result.function) if result is not None else None
     needs = f" (the reference needs {ref:.1f} s)" if ref is not None else ""
     return (f"this test ran out of time{spent}{needs}. Is there an infinite loop in a "

@@ -64,11 +64,21 @@ def scenario(sim: Simulation, *, seed: int | None = None, schedule: Iterable = (
             raise  # the plugin shows "not implemented yet"; a trace would only distract
         message = explain(exc, sim, seed, schedule, events)
         cap = failures.capture(sim, seed, schedule, exc, message)
+        cap.shown = _minimal(exc, sim, schedule)[0]
         failure = ScenarioFailure(message, seed=seed, schedule=schedule,
                                   digest=sim.trace.digest(),
                                   prop=getattr(exc, "prop", type(exc).__name__))
         failure.capture = cap  # the record of *this* failure travels with it
         raise failure from exc
+
+
+def _minimal(exc: BaseException, sim: Simulation, schedule: tuple) -> tuple[tuple, int, int]:
+    """The schedule as the student should read it (``failures.minimal_schedule``)."""
+    at = getattr(exc, "time", None)
+    try:
+        return failures.minimal_schedule(schedule, sim, sim.now if at is None else at)
+    except Exception:  # noqa: BLE001 - a schedule we cannot follow is shown whole
+        return tuple(schedule), 0, 0
 
 
 def explain(exc: BaseException, sim: Simulation, seed: int | None, schedule: tuple,
@@ -78,8 +88,11 @@ def explain(exc: BaseException, sim: Simulation, seed: int | None, schedule: tup
         lines.append(f"seed: {seed}   nodes: {', '.join(sim.node_ids)}   "
                      f"virtual time reached: {sim.now:.3f}s")
     if schedule:
-        lines.append("fault schedule:")
-        lines.append(format_schedule(schedule, sim))
+        shown, noop, late = _minimal(exc, sim, schedule)
+        left = [f"{noop} that changed nothing"] * bool(noop) + \
+            [f"{late} after the failure"] * bool(late)
+        lines.append("fault schedule:" + (f" (left out: {' and '.join(left)})" if left else ""))
+        lines.append(format_schedule(shown, sim))
     at = getattr(exc, "time", None)  # a checker that runs after the run says when it broke
     tail = sim.trace.tail(events, until=at)
     if tail:
