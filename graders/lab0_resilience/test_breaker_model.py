@@ -7,7 +7,6 @@ steps it found. Handout: section 3 (rules B1-B8)."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import Phase
 from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
                                  rule, run_state_machine_as_test)
@@ -207,8 +206,7 @@ class BreakerContract(RuleBasedStateMachine):
             f"the step):\n{steps}")
 
 
-SETTINGS = grading_settings(max_examples=200, stateful_step_count=25,
-                            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
+SETTINGS = grading_settings(max_examples=200, stateful_step_count=25)
 
 
 @pytest.mark.points(10)

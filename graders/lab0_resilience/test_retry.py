@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import Phase, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from labkit.grading import require
@@ -18,8 +18,7 @@ from .fakes import Fatal, Probe, RecordingSleep, Transient, TransientTimeout
 from .model import rule
 
 EPSILON = 1e-9
-SETTINGS = grading_settings(max_examples=80,
-                            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
+SETTINGS = grading_settings(max_examples=80)
 
 
 def fail(code: str, what: str) -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import random
 from typing import Iterable, Sequence
 
-from hypothesis import Phase
-
 from labkit import Operation, PropertyViolation, Simulation, node_names
 from labkit.grading import require
+from labkit.grading.kit import closed_loop, describe_op, require_linearizable
 from labkit.history import FAIL, OK
 from labkit.linearizability import UNKNOWN, Op, check, kv_model
+from labkit.strategies import GRADING_PHASES
 
 from .invariants import AcknowledgedWrites, Targets
 
@@ -28,9 +28,7 @@ MAX_CHECK_STEPS = 200_000   # the checker's budget per key; the reference needs 
 LINEARIZABLE = "quorum reads and writes are linearizable"
 NO_QUORUM = {"error": "no_quorum"}
 
-# Hypothesis' "explain" phase replays a failing example many times to annotate it; on a failing
-# submission that costs seconds per test and adds nothing the fault schedule does not show.
-PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
+PHASES = GRADING_PHASES   # the one grading profile's phases (labkit.strategies)
 
 CHECK_STEPS: list[int] = []   # model steps of every linearizability check (for the project tests)
 
@@ -96,13 +94,7 @@ def describe(op: Operation) -> str:
     body = op.input
     what = (f"write {body.get('key')}={body.get('value')!r}" if body.get("op") == "write" else
             f"{body.get('mode', 'quorum')} read of {body.get('key')}")
-    if op.status == OK or op.status == FAIL:
-        outcome = f"replied {op.output} after {op.latency:.3f} s"
-    elif op.done:
-        outcome = f"got no reply within the client's {op.timeout:g} s"
-    else:
-        outcome = "has had no reply so far"
-    return f"op#{op.id} ({what} on {op.node}, called at t={op.call:.3f}s) {outcome}"
+    return describe_op(op, what, pending="has had no reply so far")
 
 
 # ----- who can reach a majority ------------------------------------------------------------------
@@ -141,12 +133,11 @@ class Clients:
         self.count = {c: 0 for c in self.names}
 
     def start(self, at: float) -> None:
-        for client in self.names:
-            self.sim.at(at + self.rng.uniform(0.0, self.think), lambda c=client: self.issue(c))
+        starts = [(c, at + self.rng.uniform(0.0, self.think)) for c in self.names]
+        closed_loop(self.sim, starts, self.issue, until=self.until,
+                    pause=lambda: self.rng.uniform(0.0, self.think))
 
-    def issue(self, client: str) -> None:
-        if self.sim.now >= self.until:
-            return
+    def issue(self, client: str) -> Operation:
         self.count[client] += 1
         node = self.rng.choice(self.nodes)
         key = self.rng.choice(self.keys)
@@ -154,8 +145,7 @@ class Clients:
             op = write(self.sim, node, key, f"{client}:{self.count[client]}", client=client)
         else:
             op = read(self.sim, node, key, client=client)
-        pause = self.rng.uniform(0.0, self.think)
-        op.then(lambda _: self.sim.after(pause, lambda: self.issue(client)))
+        return op
 
 
 def burst(sim: Simulation, at: float, key: str, tag: str, nodes: Iterable[str] = NODES) -> None:
@@ -205,16 +195,9 @@ def check_linearizable(sim: Simulation) -> None:
     """Every key's quorum reads and writes fit one order (kv model); else the evidence."""
     result = check(kv_model, checker_ops(sim.history), max_steps=MAX_CHECK_STEPS)
     CHECK_STEPS.append(result.steps)
-    if result.verdict == "ok":
-        return
     note = ("\n(#N is op#N in the trace. A write refused with no_quorum counts as unknown: it "
             "may have reached some replicas. Local reads are not checked.)")
-    if result.verdict == "illegal":
-        blocked = result.failures[0].blocked
-        when = blocked.ret if blocked is not None and blocked.ret is not None else sim.now
-        raise PropertyViolation(LINEARIZABLE, "\n" + result.describe() + note, time=when)
-    raise PropertyViolation(LINEARIZABLE, "the checker could not decide (unknown is not a "
-                            "pass):\n" + result.describe() + note, time=sim.now)
+    require_linearizable(sim, result, prop=LINEARIZABLE, note=note, at_blocked_return=True)
 
 
 def require_recovery(sim: Simulation, since: float) -> None:

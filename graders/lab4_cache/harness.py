@@ -8,13 +8,13 @@ from __future__ import annotations
 import random
 from typing import Callable, Iterable, Sequence
 
-from hypothesis import Phase
-
 from labkit import Operation, PropertyViolation, Simulation
 from labkit.events import DELIVER, Event
 from labkit.grading import require
+from labkit.grading.kit import closed_loop, describe_op, require_linearizable
 from labkit.history import FAIL, OK
 from labkit.linearizability import UNKNOWN, Op, check, kv_model
+from labkit.strategies import GRADING_PHASES
 
 CACHE_NODES = ("c1", "c2", "c3", "c4", "c5", "c6")
 LB = "lb"
@@ -30,9 +30,7 @@ CLIENT_TIMEOUT = 1.0         # a client gives up (status "unknown") after this l
 SLACK = 1e-6                 # floating-point slack on virtual-time deadlines
 MAX_CHECK_STEPS = 300_000    # the checker's budget per key; the reference needs far fewer
 
-# Hypothesis' "explain" phase replays a failing example many times to annotate it; on a failing
-# submission that costs seconds per test and adds nothing the fault schedule does not show.
-PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
+PHASES = GRADING_PHASES   # the one grading profile's phases (labkit.strategies)
 
 LINEARIZABLE = "strong operations are linearizable"
 VERSIONS_MONOTONIC = "a replica's version of a key never goes back"
@@ -269,15 +267,12 @@ class Clients:
         closed_loop(self.sim, starts, self.issue, until=self.until, retry=self.think,
                     pause=lambda: self.rng.uniform(0.0, self.think))
 
-    def issue(self, client: str) -> None:
+    def issue(self, client: str) -> Operation | None:
         sim = self.sim
-        if sim.now >= self.until:
-            return
         self.count[client] += 1
         nodes = [n for n in self.nodes if self.usable is None or self.usable(sim, n)]
         if not nodes:
-            sim.after(self.think, lambda: self.issue(client))
-            return
+            return None
         node = self.rng.choice(nodes)
         key = self.rng.choice(self.keys)
         kind = self.rng.choices(list(self.mix), weights=list(self.mix.values()))[0]
@@ -288,8 +283,7 @@ class Clients:
             op = get(sim, node, key, self.consistency, client=client)
         else:
             op = delete(sim, node, key, self.consistency, client=client)
-        pause = self.rng.uniform(0.0, self.think)
-        op.then(lambda _: sim.after(pause, lambda: self.issue(client)))
+        return op
 
 
 # ----- linearizability ---------------------------------------------------------------------------
@@ -330,14 +324,9 @@ def check_linearizable(sim: Simulation) -> None:
     result = check(kv_model, ops, max_steps=MAX_CHECK_STEPS)
     CHECK_STEPS.append(result.steps)
     CHECK_SIZES.append(len(ops) - 1)
-    if result.verdict == "ok":
-        return
     note = ("\n(#N is op#N in the trace. A strong put or delete that failed or timed out counts "
             "as unknown: it may have reached one replica and spread through read repair.)")
-    if result.verdict == "illegal":
-        raise PropertyViolation(LINEARIZABLE, "\n" + result.describe() + note, time=sim.now)
-    raise PropertyViolation(LINEARIZABLE, "the checker could not decide (unknown is not a "
-                            "pass):\n" + result.describe() + note, time=sim.now)
+    require_linearizable(sim, result, prop=LINEARIZABLE, note=note)
 
 
 def when_heard(sim: Simulation, node: str, sources: Sequence[str], count: int,

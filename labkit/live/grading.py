@@ -34,7 +34,7 @@ import pytest
 from ..errors import PropertyViolation
 from ..grading import loader
 from ..grading.loader import impl_dir, require
-from ..grading.scenario import current_test
+from ..grading.scenario import replay_command
 from .cluster import Cluster, LiveError, NodeError, Reply
 from .labs import live_lab
 
@@ -115,11 +115,9 @@ def explain(exc: BaseException, cluster: Cluster) -> str:
     if cluster.events:
         lines.append("  faults: " + "; ".join(f"{t:.1f}s {e}" for t, e in cluster.events[-12:]))
     lines.append(f"  node logs and storage files: {cluster.data_dir}")
-    test = current_test()
-    if test:
-        path, _, name = test.partition("::")
-        short = next((p for p in path.split("/") if p.startswith("lab")), "").split("_")[0]
-        lines.append(f"run it again: nox -s grade -- {short} -k '{name.split('[')[0]}'")
+    replay = replay_command()
+    if replay:
+        lines.append(f"run it again: {replay}")
     return "\n".join(lines)
 
 
