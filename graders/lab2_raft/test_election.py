@@ -18,7 +18,7 @@ from labkit.strategies import fault_schedules, grading_settings, seeds
 from .harness import (DUPLICATING, ELECTION_DEADLINE, LIVENESS, PHASES, Cluster,
                       ShrinkBudget, bipartite, run_generated, smoke_run)
 
-SEEDS = range(4)
+SEEDS = range(10)
 CHURN_SEEDS = range(3)
 
 

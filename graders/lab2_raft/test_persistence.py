@@ -17,8 +17,8 @@ from labkit.strategies import fault_schedules, grading_settings, seeds
 from .harness import (DUPLICATING, PHASES, Cluster, ShrinkBudget, bipartite, run_generated,
                       smoke_run)
 
-SEEDS = range(4)
-VOTE_SEEDS = range(6)      # the race this test needs shows up on some seeds only
+SEEDS = range(10)
+VOTE_SEEDS = range(16)     # the race this test needs shows up on some seeds only
 ROLLING_SEEDS = range(3)
 
 

@@ -16,7 +16,7 @@ from labkit.strategies import fault_schedules, grading_settings, seeds
 from .harness import (ELECTION_DEADLINE, PHASES, Cluster, ShrinkBudget, run_generated,
                       smoke_run)
 
-SEEDS = range(3)
+SEEDS = range(10)
 BACKUP_BUDGET = 40   # messages among the three while two logs 50 entries off are repaired
 
 
