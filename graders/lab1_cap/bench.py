@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 import time
 
-from labkit import Simulation, node_names
+from labkit import Operation, Simulation, node_names
+from labkit.grading.kit import closed_loop
 from instructor.testing import reference_lab
 
 SIM_SECONDS = 60.0
@@ -25,9 +26,7 @@ def _load(sim: Simulation, seed: int) -> None:
     nodes = sim.node_ids
     count = [0]
 
-    def issue(client: str) -> None:
-        if sim.now >= SIM_SECONDS:
-            return
+    def issue(client: str) -> Operation:
         count[0] += 1
         key, roll = rng.choice(KEYS), rng.random()
         if roll < 0.60:
@@ -37,12 +36,11 @@ def _load(sim: Simulation, seed: int) -> None:
                     "consistency": "strong"}
         else:
             body = {"op": "get", "key": key, "consistency": "strong"}
-        op = sim.request(rng.choice(nodes), body, client=client)
-        # eventual writes answer at once: pace the client so virtual time moves on
-        op.then(lambda _: sim.after(0.002, lambda: issue(client)))
+        return sim.request(rng.choice(nodes), body, client=client)
 
-    for i in range(CLIENTS):
-        sim.at(0.001 * i, lambda c=f"c{i}": issue(c))
+    # eventual writes answer at once: pace the clients so virtual time moves on
+    closed_loop(sim, [(f"c{i}", 0.001 * i) for i in range(CLIENTS)], issue, until=SIM_SECONDS,
+                pause=0.002)
 
 
 def bench() -> dict[str, float]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 import time
 
-from labkit import Simulation, node_names
+from labkit import Operation, Simulation, node_names
+from labkit.grading.kit import closed_loop
 from labkit.linearizability import check, generate_history, kv_model
 from instructor.testing import reference_lab
 
@@ -27,20 +28,16 @@ def _load(sim: Simulation, seed: int) -> None:
     nodes = sim.node_ids
     count = [0]
 
-    def issue(client: str) -> None:
-        if sim.now >= SIM_SECONDS:
-            return
+    def issue(client: str) -> Operation:
         count[0] += 1
         key = rng.choice(KEYS)
         if rng.random() < 0.5:
             body = {"op": "write", "key": key, "value": f"{client}:{count[0]}"}
         else:
             body = {"op": "read", "key": key, "mode": "quorum"}
-        op = sim.request(rng.choice(nodes), body, client=client)
-        op.then(lambda _: sim.after(0.0, lambda: issue(client)))
+        return sim.request(rng.choice(nodes), body, client=client)
 
-    for i in range(CLIENTS):
-        sim.at(0.01 * i, lambda c=f"c{i}": issue(c))
+    closed_loop(sim, [(f"c{i}", 0.01 * i) for i in range(CLIENTS)], issue, until=SIM_SECONDS)
 
 
 def bench() -> dict[str, float]:

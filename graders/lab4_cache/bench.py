@@ -13,7 +13,8 @@ import random
 import sys
 import time
 
-from labkit import Simulation
+from labkit import Operation, Simulation
+from labkit.grading.kit import closed_loop
 from labkit.faults import Crash, Isolate, Network, RecoverAll, Restart
 from labkit.linearizability import Op, check, kv_model
 from instructor.testing import reference_lab
@@ -48,9 +49,7 @@ def _clients(sim: Simulation, seed: int, *, until: float, clients: int, keys, no
     rng = random.Random(seed)
     count = [0]
 
-    def issue(client: str) -> None:
-        if sim.now >= until:
-            return
+    def issue(client: str) -> Operation:
         count[0] += 1
         key = rng.choice(keys)
         level = consistency or rng.choice(("strong", "eventual"))
@@ -59,11 +58,9 @@ def _clients(sim: Simulation, seed: int, *, until: float, clients: int, keys, no
             body = {"op": "put", "key": key, "value": f"{client}:{count[0]}", "consistency": level}
         else:
             body = {"op": "get", "key": key, "consistency": level}
-        op = sim.request(node, body, client=client)
-        op.then(lambda _: sim.after(0.0, lambda: issue(client)))
+        return sim.request(node, body, client=client)
 
-    for i in range(clients):
-        sim.at(0.2 + 0.01 * i, lambda c=f"a{i}": issue(c))
+    closed_loop(sim, [(f"a{i}", 0.2 + 0.01 * i) for i in range(clients)], issue, until=until)
 
 
 def cluster_under_load(ref) -> dict[str, float]:
