@@ -57,7 +57,8 @@ def test_breaker_boundaries(lab):
     """The breaker at the edges of its contract
 
     A BaseException that is not an Exception (like KeyboardInterrupt) passes through call()
-    and records nothing, in closed and in half-open state; a CircuitOpenError raised by fn (a
+    and records nothing, in closed and in half-open state; a slow failing call opens the
+    breaker at the clock reading when it failed; a CircuitOpenError raised by fn (a
     nested breaker) is an ordinary failure; fn returning None, 0 or False is a success;
     thresholds and timeouts of the wrong type or value (2.5, "3", None, NaN) are refused; and
     a caller told to come back at retry_at finds the breaker half-open at that very reading,
@@ -98,6 +99,34 @@ def test_breaker_boundaries(lab):
         fail("B8", f"fn raised CircuitOpenError (an inner breaker refused) with "
                    f"failure_threshold=1: state is {b.state!r}, expected 'open' (it is an "
                    f"Exception like any other: a failure)")
+
+    # A slow call: the clock moves while fn runs; opened_at is read when the outcome is.
+    for threshold in (1, 2):
+        clock = FakeClock(10.0)
+        b = breaker(lab, clock, failure_threshold=threshold, reset_timeout=5.0)
+
+        def slow_failure():
+            clock.advance(3.0)
+            raise Boom("timed out after 3 s")
+
+        for _ in range(threshold):
+            try:
+                b.call(slow_failure)
+            except Boom:
+                pass
+        try:
+            b.call(lambda: None)
+        except OpenError as err:
+            retry_at = getattr(err, "retry_at", None)
+        else:
+            fail("B2", f"{threshold} failing call(s) with failure_threshold={threshold}: the next "
+                       f"call() was not refused")
+        if retry_at != clock.now + 5.0:
+            fail("B2", f"with failure_threshold={threshold}, {threshold} call(s) of an fn that "
+                       f"takes 3 s and fails; the last one failed at t={clock.now:g}, so the "
+                       f"breaker opened then and half-opens at t={clock.now + 5.0:g}, but "
+                       f"CircuitOpenError.retry_at is {retry_at!r} (opened_at = clock() when the "
+                       f"failure is recorded, after fn returned, not when the call began)")
 
     # Results that look like failures are successes.
     for value in (None, 0, False, ""):
