@@ -20,9 +20,9 @@ from labkit.faults import Crash, Isolate, Network, Pause, RecoverAll, Restart, R
 from labkit.linearizability import FAIL, OK, UNKNOWN  # noqa: E402
 
 PACKAGE = "lab4_cache"
-TOTAL = 160
+TOTAL = 170
 GRADER_MODULES = ("test_a_ring", "test_b1_strong", "test_b2_eventual", "test_b3_local",
-                  "test_c_balancer")
+                  "test_c_balancer", "test_d_faults")
 
 def test_every_variant_ships_the_lab0_breaker():
     """Lab 4's balancer uses Lab 0's breaker: each variant carries a copy of lab0_resilience."""
@@ -117,7 +117,7 @@ def test_bench_reports_every_figure(monkeypatch):
 
 def test_handout_rubric_matches_the_graders():
     """Every graded test is in the handout's rubric with its exact name and points, in the order
-    the report lists them, and the points add up to 160."""
+    the report lists them, and the points add up to 170."""
     handout = (REPO / "assignments" / "lab4-cache.md").read_text()
     rubric = handout.split("## 9. Rubric", 1)[1].split("## 10.", 1)[0]
     rows = []

@@ -118,7 +118,8 @@ class AcknowledgedWrites:
         others = [n for n in self.sim.node_ids if n not in held]
         return (f"op#{w.id} (write {body.get('key')}={body.get('value')!r} on {w.node}, called "
                 f"at t={w.call:.3f}s, version {w.output.get('version')}): {when}, but only "
-                f"{len(held)} distinct node(s) hold that value (or a newer write of "
+                f"{len(held)} distinct {'node holds' if len(held) == 1 else 'nodes hold'} that "
+                f"value (or a newer write of "
                 f"{body.get('key')!r}) in storage: {', '.join(sorted(held)) or 'none'}; "
                 f"{', '.join(others)} do not")
 

@@ -62,7 +62,8 @@ def check_agreement(sim, key, reads, written, acked: bool, quiet: float) -> None
     for op in reads:
         seen.setdefault((repr(op.output["version"]), repr(op.output["value"])), []).append(op.node)
     if len(seen) > 1:
-        holdings = "; ".join(f"{', '.join(nodes)} hold version {v} = {val}"
+        holdings = "; ".join(f"{', '.join(nodes)} {'hold' if len(nodes) > 1 else 'holds'} "
+                             f"version {v} = {val}"
                              for (v, val), nodes in sorted(seen.items()))
         raise PropertyViolation(CONVERGED, f"{since}, but the replicas of {key!r} differ: "
                                            f"{holdings}", time=sim.now)

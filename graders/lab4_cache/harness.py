@@ -16,6 +16,8 @@ from labkit.history import FAIL, OK
 from labkit.linearizability import UNKNOWN, Op, check, kv_model
 from labkit.strategies import GRADING_PHASES
 
+from .invariants import StrongWrites
+
 CACHE_NODES = ("c1", "c2", "c3", "c4", "c5", "c6")
 LB = "lb"
 N = 3                        # home replicas per key
@@ -54,7 +56,8 @@ def sandboxed(lab) -> bool:
 def cluster(lab, seed: int, *, nodes: Sequence[str] = CACHE_NODES, balancer: bool = False,
             **options) -> Simulation:
     """Cache nodes (c1..c6 unless ``nodes`` says otherwise) and, with ``balancer``, the load
-    balancer ``lb``; booted at t=0."""
+    balancer ``lb``; booted at t=0. Every strong acknowledgement is checked against the home
+    replicas (``invariants.StrongWrites``)."""
     node_class = require(lab, "CacheNode")
     classes = {n: node_class for n in nodes}
     if balancer:

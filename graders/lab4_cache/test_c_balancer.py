@@ -23,6 +23,7 @@ SPREADS = "the balancer spreads requests over the cache nodes"
 ROUTES_AROUND = "the balancer stops sending to a crashed node within 0.5 s"
 COMES_BACK = "a restarted node gets requests again within 1.5 s"
 RETRIES = "a read that hits a crashed node is retried on another"
+NOT_RESENT = "a strong write that reached a crashed node is not sent again"
 NO_NODE = "with no node available the balancer refuses within 0.5 s"
 
 
@@ -162,7 +163,7 @@ def test_retries_reads(lab):
                 copies = [(round(t, 3), node) for t, node, body in sent
                           if body.get("value") == op.input["value"]]
                 if len(copies) != 1 or op.ok:
-                    raise PropertyViolation(RETRIES, f"the strong put {op.input['value']!r} "
+                    raise PropertyViolation(NOT_RESENT, f"the strong put {op.input['value']!r} "
                                                      f"was forwarded to {victim}, which had "
                                                      f"crashed: it may or may not have taken "
                                                      f"effect, so lb must not send it again "

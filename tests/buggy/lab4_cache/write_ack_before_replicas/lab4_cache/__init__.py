@@ -1,7 +1,7 @@
 """Bug: a strong write is acknowledged as soon as it is sent to the replicas, before W of them
 have answered; with two replicas down it still says "ok".
 Caught by: test_strong_refuses_without_quorum.
-Evidence: a strong operation without its quorum is refused
+Evidence: acknowledged only once W = 2 distinct home replicas hold it
 Evidence: seed:
 Evidence: run it again:"""
 from instructor.testing import reference_lab
