@@ -19,7 +19,7 @@ from .harness import PHASES, Cluster, ShrinkBudget, run_generated, smoke_run
 
 LOSSY = NetworkConfig(loss=0.2, duplicate=0.2, long_delay=0.2, long_delay_max=0.3)
 LOSSY_DEADLINE = 4.0   # all 20 commands applied on every node, from the first submit
-SEEDS = range(3)
+SEEDS = range(6)
 
 
 @pytest.mark.points(10)
