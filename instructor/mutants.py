@@ -112,8 +112,10 @@ def _cosmic_ray():
     return plugins, ast_nodes, get_ast, mutate_code
 
 
-def mutants_of_source(code: str, file: str, operators=OPERATORS) -> list[Mutant]:
-    """Every mutant cosmic-ray's ``operators`` make of ``code``, in a stable order, keyed."""
+def mutants_of_source(code: str, file: str, operators=OPERATORS,
+                      only_line: str | None = None) -> list[Mutant]:
+    """Every mutant cosmic-ray's ``operators`` make of ``code``, in a stable order, keyed;
+    with ``only_line``, only those on lines that read so (stripped): a quick check of one."""
     plugins, ast_nodes, get_ast, mutate_code = _cosmic_ray()
     found: list[Mutant] = []
     original = code.split("\n")
@@ -125,6 +127,8 @@ def mutants_of_source(code: str, file: str, operators=OPERATORS) -> list[Mutant]
         for occurrence, start in enumerate(positions):
             if any(lo <= start < hi for lo, hi in annotations):
                 continue  # a type annotation: never evaluated (from __future__ import annotations)
+            if only_line is not None and original[start[0] - 1].strip() != only_line:
+                continue
             mutated = mutate_code(code, operator, occurrence)
             if mutated is None or mutated == code:
                 continue
@@ -306,12 +310,19 @@ def run(lab: Lab, *, sample_size: int | None, max_minutes: float | None, timeout
     if only:
         mutants = [m for m in mutants if only in m.key]
     previous = out / f"{lab.short}.json"
+    carried: list[Mutant] = []   # --survivors: the last report's other verdicts, kept
+    earlier_minutes = 0.0
     if survivors_only:
         if not previous.exists():
             raise SystemExit(f"--survivors: no earlier report {previous}")
-        again = {m["key"] for m in json.loads(previous.read_text())["mutants"]
+        last = json.loads(previous.read_text())
+        again = {m["key"] for m in last["mutants"]
                  if m["status"] in ("survived", "timed out", "error")}
+        current = {m.key for m in mutants}
+        carried = [Mutant(**m) for m in last["mutants"]
+                   if m["key"] not in again and m["key"] in current]
         mutants = [m for m in mutants if m.key in again]
+        sample_size, earlier_minutes = last.get("sample"), last.get("minutes", 0.0)
     listed = {e.key: e for e in equivalents(lab)}
     unknown = sorted(set(listed) - {m.key for m in everything})
     root = Path(tempfile.mkdtemp(prefix=f"labkit-mutants-{lab.short}-"))
@@ -355,14 +366,16 @@ def run(lab: Lab, *, sample_size: int | None, max_minutes: float | None, timeout
             print(f"mutants: scratch copy kept at {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+    order = {m.key: i for i, m in enumerate(everything)}
+    mutants = sorted(carried + mutants, key=lambda m: order[m.key])
     result = _summary(lab, mutants, total, started, baseline, limit, sample_size, max_minutes,
-                      survivors_only, unknown)
+                      survivors_only, unknown, earlier_minutes)
     _write(result, out)
     return result
 
 
 def _summary(lab, mutants, total, started, baseline, limit, sample_size, max_minutes,
-             survivors_only, unknown) -> dict:
+             survivors_only, unknown, earlier_minutes=0.0) -> dict:
     counts = {s: sum(m.status == s for m in mutants) for s in STATUSES}
     graded = len(mutants) - counts["not run"] - counts["equivalent"]
     from importlib.metadata import version
@@ -370,7 +383,7 @@ def _summary(lab, mutants, total, started, baseline, limit, sample_size, max_min
         "lab": lab.short, "package": lab.package,
         "tool": f"{TOOL} {version('cosmic-ray')}", "operators": OPERATORS,
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
-        "minutes": round((time.time() - started) / 60, 1),
+        "minutes": round((time.time() - started) / 60 + earlier_minutes, 1),
         "baseline_seconds": round(baseline, 1), "limit_seconds": round(limit),
         "sample": sample_size, "max_minutes": max_minutes, "survivors_only": survivors_only,
         "mutants_total": total, "selected": len(mutants), "counts": counts,
@@ -391,7 +404,8 @@ def _write(result: dict, out: Path) -> None:
              f"{result['started']}, {result['minutes']} min; the unmutated reference passes "
              f"in {result['baseline_seconds']} s; time limit {result['limit_seconds']} s per "
              f"mutant." + (f" Sample of {result['sample']}." if result["sample"] else "")
-             + (" Survivors of the last run only." if result["survivors_only"] else ""), "",
+             + (" The survivors of the last run graded again, the other verdicts (and "
+                "minutes) carried over from it." if result["survivors_only"] else ""), "",
              "| mutants | selected | killed | survived | timed out | equivalent | error | "
              "not run | kill rate (non-equivalent graded) |",
              "|---|---|---|---|---|---|---|---|---|",
@@ -437,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, metavar="S",
                         help="seconds per mutant (default: 3 x the unmutated run + 30, >= 60)")
     parser.add_argument("--survivors", action="store_true",
-                        help="grade only the survivors, time-outs and errors of the last report")
+                        help="grade again only the survivors, time-outs and errors of the last "
+                             "report; keep its other verdicts")
     parser.add_argument("--only", metavar="TEXT", help="grade only mutants whose key contains it")
     parser.add_argument("--run-equivalent", action="store_true",
                         help="grade the listed equivalent mutants too")
