@@ -31,7 +31,7 @@ def test_handout_rubric_matches_graders(tmp_path_factory):
     for name, points in graded.items():
         assert name in rows, f"the handout's rubric has no row for {name!r}"
         assert int(rows[name]) == points, (name, rows[name], points)
-    assert sum(int(p) for p in rows.values() if p) == 109
+    assert sum(int(p) for p in rows.values() if p) == 115
     assert f"**{int(sum(graded.values()))} points**" in text
 
 

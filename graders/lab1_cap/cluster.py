@@ -20,6 +20,8 @@ from labkit.grading import require
 from labkit.history import FAIL, OK, UNKNOWN
 from labkit.grading.kit import run_without_faults_first
 
+from .invariants import StrongAcks
+
 NODES = ("n1", "n2", "n3")
 RETRY_INTERVAL = 0.1      # resend period of unacknowledged messages (handout: Constants)
 STRONG_TIMEOUT = 0.5      # a strong operation waits at most this long for a majority
@@ -92,6 +94,7 @@ class Cluster:
         self.seed = seed
         self.sim = Simulation(require(lab, "KVNode"), NODES, seed=seed, network=network,
                               client_timeout=CLIENT_TIMEOUT)
+        StrongAcks(self.sim)            # every strong acknowledgement, checked as it leaves
         self.rng = random.Random(f"lab1-workload/{seed}")
 
     # requests (return the pending Operation; run the simulation to complete them)

@@ -3,7 +3,7 @@ majority holds the value. If the coordinator is cut off right then, a strong rea
 other nodes misses an acknowledged write.
 
 Caught by: test_strong_write_acknowledged_only_with_majority.
-Evidence: an acknowledged strong write is returned by every later strong read"""
+Evidence: a strong write is acknowledged only once a majority holds it in storage"""
 
 from instructor.testing import reference_lab
 

@@ -2,7 +2,7 @@
 it (it is really an eventual write), so a node in the minority acknowledges strong writes.
 
 Caught by: test_strong_write_refused_in_minority.
-Evidence: insufficient_replicas"""
+Evidence: a strong write is acknowledged only once a majority holds it in storage"""
 
 from instructor.testing import reference_lab
 

@@ -2,7 +2,7 @@
 restarted node comes back empty.
 
 Caught by: test_restart_keeps_data_and_catches_up.
-Evidence: a restarted node keeps its replica"""
+Evidence: a strong write is acknowledged only once a majority holds it in storage"""
 
 from instructor.testing import reference_lab
 
