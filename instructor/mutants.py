@@ -1,12 +1,14 @@
 """Mutation testing of the graders: how many small bugs in the reference do they catch?
 
     nox -s mutants -- lab2 [--sample N] [--max-minutes M] [--timeout S] [--survivors]
+                           [--committed] [--only TEXT] [--list]
     python -m instructor.mutants lab2 ...            # the same without nox
 
 Each mutant is the reference's lab package with one small change (``<`` for ``<=``, ``and``
 for ``or``, a number off by one, a loop that never runs, ...), made by cosmic-ray's mutation
 operators. The reference is copied to a scratch folder first (with ``labkit/`` and ``graders/``,
-so edits made in the checkout during a long run change nothing), and only the copy is ever
+so edits made in the checkout during a long run change nothing; ``--committed`` copies the
+last commit instead, leaving others' unfinished edits out), and only the copy is ever
 mutated: ``reference/`` is never touched. Every mutant is graded by the lab's own graders,
 ``pytest graders/<lab> --impl <copy> -x -m "not live"`` with the determinism re-run off
 (``LABKIT_NO_RECHECK=1``) and a time limit, and ends up
@@ -21,19 +23,21 @@ mutated: ``reference/`` is never touched. Every mutant is graded by the lab's ow
 The kill rate is killed / (mutants graded - equivalent), so a time-out or an error counts
 against it. Results go to ``reports/mutants/<lab>.json`` and ``<lab>.md``.
 
-Why cosmic-ray and not mutmut. mutmut 3 does not mutate one file at a time: it rewrites every
-function of its own copy (``mutants/``) into a trampoline that picks the active mutant at call
-time from ``MUTANT_UNDER_TEST`` = ``<module>.<function>__mutmut_<n>``, the module named after
-the copy's path, and it runs pytest in its own process, forked per mutant, on the tests its
-coverage pass selected. Our graders import a lab as a top-level package (``lab2_raft``) from
-the ``--impl`` folder through ``labkit.grading.loader``, which re-imports it per run; under
-``--impl mutants/reference`` the module names do not match the trampolines' (so no mutant is
-ever active and all "survive"), and every mutant runs with mutmut's imports and trampoline
-frames inside the student code the simulator attributes errors to. cosmic-ray mutates a plain
-copy of the source in place and runs any command, so the graders see an ordinary submission.
-We use its operators (a curated subset, below) and its mutator; this module only runs the
-grader command per mutant (cosmic-ray's runner reports a time-out as killed, which we must not)
-and keeps the equivalent-mutant lists.
+Why cosmic-ray and not mutmut. Both were tried on Lab 0. mutmut 3 rewrites every function of
+its own copy (``mutants/``) into a trampoline that picks the active mutant at call time, and
+names the mutants after the copy's module path (stripping only ``src.``); it runs pytest in its
+own process, forked per mutant, on the tests its coverage pass selected. It can drive
+``--impl``, but only from a scratch project with the lab package under ``src/`` and
+``--impl src``: then the graders import ``lab0_resilience`` as the trampolines expect, and it
+works, faster than this tool (no pytest start per mutant). We still use cosmic-ray because
+the graders then see an ordinary submission: one plain file changed, no ``mutmut`` import and
+no trampoline frames inside the code the simulator attributes errors to (and ``--sandbox``
+children could not import mutmut); every mutant is graded in a fresh process exactly as a
+student's code is (no plugin or Hypothesis state inherited through a fork); and a mutant is
+an operator at a position, which gives keys that survive edits elsewhere (mutmut numbers the
+mutants of a function). We use cosmic-ray's operators (a curated subset, below) and its
+mutator; this module runs the grader command per mutant itself, because cosmic-ray's runner
+reports a time-out as killed, which we must not.
 
 A mutant's key, used by the equivalent lists, is ``file | original line | operator |
 mutated line`` (lines stripped; `` #2`` and so on when the same key occurs again in a file),
@@ -239,14 +243,23 @@ class Workspace:
     Lab 0's breaker). Only ``impl/<package>/`` is mutated, one file at a time."""
     root: Path
     lab: Lab
+    committed: bool = False   # copy the last commit (git archive HEAD), not the working tree
     reports: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
-        for name in ("labkit", "graders"):
-            shutil.copytree(REPO / name, self.root / name, ignore=ignore)
-        shutil.copy2(REPO / "pyproject.toml", self.root / "pyproject.toml")
-        shutil.copytree(REPO / "reference", self.root / "impl", ignore=ignore)
+        names = ["labkit", "graders", "pyproject.toml", "reference"]
+        if self.committed:
+            archive = subprocess.run(["git", "archive", "HEAD", *names], cwd=REPO, check=True,
+                                     capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(self.root)], input=archive, check=True)
+        else:
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
+            for name in names:
+                if (REPO / name).is_dir():
+                    shutil.copytree(REPO / name, self.root / name, ignore=ignore)
+                else:
+                    shutil.copy2(REPO / name, self.root / name)
+        (self.root / "reference").rename(self.root / "impl")
         self.reports = self.root / "score"
 
     def command(self, per_test: float) -> list[str]:
@@ -301,9 +314,15 @@ def _mutated(code: str, mutant: Mutant) -> str:
 
 def run(lab: Lab, *, sample_size: int | None, max_minutes: float | None, timeout: float | None,
         survivors_only: bool, run_equivalent: bool, out: Path, keep: bool,
-        only: str | None = None) -> dict:
+        only: str | None = None, committed: bool = False) -> dict:
     started = time.time()
-    mutants = everything = lab_mutants(lab)
+    root = Path(tempfile.mkdtemp(prefix=f"labkit-mutants-{lab.short}-"))
+    try:
+        ws = Workspace(root, lab, committed)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    mutants = everything = lab_mutants(lab, root / "impl")
     total = len(mutants)
     if sample_size is not None:
         mutants = sample(mutants, sample_size)
@@ -314,6 +333,7 @@ def run(lab: Lab, *, sample_size: int | None, max_minutes: float | None, timeout
     earlier_minutes = 0.0
     if survivors_only:
         if not previous.exists():
+            shutil.rmtree(root, ignore_errors=True)
             raise SystemExit(f"--survivors: no earlier report {previous}")
         last = json.loads(previous.read_text())
         again = {m["key"] for m in last["mutants"]
@@ -325,11 +345,9 @@ def run(lab: Lab, *, sample_size: int | None, max_minutes: float | None, timeout
         sample_size, earlier_minutes = last.get("sample"), last.get("minutes", 0.0)
     listed = {e.key: e for e in equivalents(lab)}
     unknown = sorted(set(listed) - {m.key for m in everything})
-    root = Path(tempfile.mkdtemp(prefix=f"labkit-mutants-{lab.short}-"))
     print(f"mutants: {lab.short}: {total} mutants of reference/{lab.package}"
           f" ({len(mutants)} to grade), scratch copy {root}", flush=True)
     try:
-        ws = Workspace(root, lab)
         original = {p.relative_to(root / "impl").as_posix(): p.read_text(encoding="utf-8")
                     for p in sorted((root / "impl" / lab.package).rglob("*.py"))}
         t0 = time.time()
@@ -459,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants; grade nothing")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "mutants")
     parser.add_argument("--keep", action="store_true", help="keep the scratch copy")
+    parser.add_argument("--committed", action="store_true",
+                        help="grade the last commit's reference with its graders, not the "
+                             "working tree (others' unfinished edits stay out)")
     args = parser.parse_args(argv)
     try:
         lab = find_lab(args.lab)
@@ -474,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(lab, sample_size=args.sample, max_minutes=args.max_minutes,
                  timeout=args.timeout, survivors_only=args.survivors,
                  run_equivalent=args.run_equivalent, out=args.out, keep=args.keep,
-                 only=args.only)
+                 only=args.only, committed=args.committed)
     return 1 if result["counts"]["error"] else 0
 
 
