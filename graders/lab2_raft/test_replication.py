@@ -13,8 +13,8 @@ from labkit import PropertyViolation, node_names
 from labkit.events import SEND
 from labkit.strategies import fault_schedules, grading_settings, seeds
 
-from .harness import (ELECTION_DEADLINE, PHASES, Cluster, ShrinkBudget, run_generated,
-                      smoke_run)
+from .harness import (DUPLICATING, ELECTION_DEADLINE, PHASES, Cluster, ShrinkBudget,
+                      run_generated, smoke_run)
 
 SEEDS = range(10)
 BACKUP_BUDGET = 40   # messages among the three while two logs 50 entries off are repaired
@@ -303,6 +303,6 @@ def test_replication_generated(lab):
     @grading_settings(max_examples=150, phases=PHASES)
     @given(schedule=fault_schedules(node_names(5), end=3.0), seed=seeds())
     def schedules(schedule, seed):
-        run_generated(lab, schedule, seed, fault_end=3.0, budget=budget)
+        run_generated(lab, schedule, seed, fault_end=3.0, network=DUPLICATING, budget=budget)
 
     schedules()

@@ -15,7 +15,7 @@ from labkit import NetworkConfig, node_names
 from labkit.faults import RecoverAll
 from labkit.strategies import fault_schedules, grading_settings, seeds
 
-from .harness import PHASES, Cluster, ShrinkBudget, run_generated, smoke_run
+from .harness import DUPLICATING, PHASES, Cluster, ShrinkBudget, run_generated, smoke_run
 
 LOSSY = NetworkConfig(loss=0.2, duplicate=0.2, long_delay=0.2, long_delay_max=0.3)
 LOSSY_DEADLINE = 4.0   # all 20 commands applied on every node, from the first submit
@@ -129,6 +129,6 @@ def test_unreliable_generated(lab):
                                            "pause", "resume")),
            seed=seeds())
     def schedules(schedule, seed):
-        run_generated(lab, schedule, seed, fault_end=3.0, budget=budget)
+        run_generated(lab, schedule, seed, fault_end=3.0, network=DUPLICATING, budget=budget)
 
     schedules()
