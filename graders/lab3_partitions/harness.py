@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from typing import Iterable, Sequence
 
-from labkit import Operation, PropertyViolation, Simulation, node_names
+from labkit import GraderBug, Operation, PropertyViolation, Simulation, node_names
 from labkit.grading import require
 from labkit.grading.kit import closed_loop, describe_op, require_linearizable
 from labkit.history import FAIL, OK
@@ -205,7 +205,7 @@ def require_recovery(sim: Simulation, since: float) -> None:
     whole again, so refusing or hanging is not allowed."""
     late = [op for op in sim.history if op.call >= since and op.input.get("mode") != "local"]
     if not late:
-        raise AssertionError(f"grader bug: no client operation was called after t={since:.3f}s")
+        raise GraderBug(f"grader bug: no client operation was called after t={since:.3f}s")
     for op in late:
         if not op.ok:
             raise PropertyViolation(

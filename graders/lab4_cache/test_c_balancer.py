@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from labkit import PropertyViolation
+from labkit import GraderBug, PropertyViolation
 from labkit.events import SEND
 from labkit.grading.scenario import scenario
 
@@ -158,7 +158,7 @@ def test_retries_reads(lab):
             hit = [op for op in strong if any(node == victim and body.get("value") ==
                                               op.input["value"] for _, node, body in sent)]
             if not hit:
-                raise AssertionError(f"grader bug: none of the strong puts reached {victim}")
+                raise GraderBug(f"grader bug: none of the strong puts reached {victim}")
             for op in hit:
                 copies = [(round(t, 3), node) for t, node, body in sent
                           if body.get("value") == op.input["value"]]

@@ -28,6 +28,7 @@ from . import confine
 from .protocol import TAG, Channel, Codec, ProtocolError, class_tag
 
 # The node contract (imported before confinement, so these are labkit's own modules).
+from .. import contract
 from ..errors import ContractError
 from ..node import Node, Request
 from ..storage import Storage, to_json
@@ -58,33 +59,15 @@ class StubRuntime:
         self.now = 0.0
 
     def send(self, src: str, dst: str, msg: dict) -> None:
-        if dst not in self.ctx.nodes:
-            raise ContractError(f"{src} sent to {dst!r}, which is not a node; nodes are "
-                                f"{self.ctx.order}")
-        if type(msg) is not dict:
-            raise ContractError(f"{src} sent {msg!r} to {dst}: a message must be a dict")
-        ACTIONS.append([self.nid, "s", dst, to_json(msg, f"the message {src} sent to {dst}")])
+        ACTIONS.append([self.nid, "s", dst, contract.send(src, dst, msg, self.ctx.nodes)])
 
     def reply(self, src: str, request: Request, body: dict) -> None:
-        rid = getattr(request, "id", None)
-        if not isinstance(request, Request) or rid not in self.ctx.requests:
-            raise ContractError(f"{src} replied to {request!r}, which is not a client request")
-        if type(body) is not dict:
-            raise ContractError(f"{src} replied {body!r} to op#{rid}: a reply must be a dict")
-        if rid in self.ctx.replied:
-            raise ContractError(f"{src} replied twice to op#{rid} "
-                                f"{json.loads(self.ctx.requests[rid])}; "
-                                f"answer each request exactly once")
-        data = to_json(body, f"the reply of {src} to op#{rid}")
-        self.ctx.replied.add(rid)
-        ACTIONS.append([self.nid, "r", rid, data])
+        data = contract.reply(src, request, body, self.ctx.requests, self.ctx.replied)
+        self.ctx.replied.add(request.id)
+        ACTIONS.append([self.nid, "r", request.id, data])
 
     def set_timer(self, src: str, name: str, delay: float, data: dict) -> None:
-        if not isinstance(name, str):
-            raise ContractError(f"{src}: timer names are strings, got {name!r}")
-        if not isinstance(delay, (int, float)) or delay != delay or delay < 0:
-            raise ContractError(f"{src}: timer {name!r} needs a delay >= 0 seconds, got {delay!r}")
-        payload = to_json(data, f"the data of timer {name!r} of {src}") if data else None
+        payload = contract.timer(src, name, delay, data)
         ACTIONS.append([self.nid, "t", name, float(delay), payload])
 
     def cancel_timer(self, src: str, name: str) -> None:
@@ -94,8 +77,7 @@ class StubRuntime:
         ACTIONS.append([self.nid, "l", str(text)])
 
     def apply(self, src: str, index: int, command: Any) -> None:
-        data = to_json(command, f"the command {src} applied at index {index}")
-        ACTIONS.append([self.nid, "a", index, data])
+        ACTIONS.append([self.nid, "a", index, contract.apply(src, index, command)])
 
 
 class RecordedStorage(Storage):
