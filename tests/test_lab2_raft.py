@@ -274,6 +274,17 @@ def test_invariants_are_named_objects_with_statements():
     assert all(inv.statement and inv == inv.name for inv in INVARIANTS)
 
 
+def test_checker_verdicts_name_the_broken_invariant_with_its_evidence():
+    sim, checker = scripted()
+    assert all(held for _, held, _ in checker.verdicts())
+    say(sim, "n1", role="leader", term=1)
+    with violation(ELECTION_SAFETY):
+        say(sim, "n2", role="leader", term=1)
+    broken = [(inv, evidence) for inv, held, evidence in checker.verdicts() if not held]
+    assert [inv for inv, _ in broken] == [ELECTION_SAFETY]
+    assert "term 1 has two leaders" in broken[0][1]
+
+
 def test_checker_leader_needs_a_majority_of_distinct_votes():
     sim, _ = scripted(votes=True)
     say(sim, "n1", role="candidate", term=2, voted_for="n1")

@@ -213,6 +213,7 @@ class RaftChecker:
         self.apply_count = 0
         self.granted_by: dict[tuple[int, str], dict[str, float]] = {}  # (term, cand) -> voters
         self._dirty: list[str] = []
+        self.broken: tuple[str, str, float] | None = None   # (invariant, evidence, time)
         self._replaced: int | None = None   # prefix id a log update replaced (for evidence)
         self._acks: list[tuple[str, str, Any]] = []   # (node, what, data) seen in this step
         sim.subscribe(self._on_event)
@@ -664,7 +665,15 @@ class RaftChecker:
 
     # ----- reporting ---------------------------------------------------------------------------
 
+    def verdicts(self) -> list[tuple[Invariant, bool, str]]:
+        """Each invariant checked, with its verdict so far and the evidence when it broke:
+        ``(invariant, held, evidence)`` (the checker stops at the first violation)."""
+        return [(inv, self.broken is None or self.broken[0] != inv,
+                 self.broken[1] if self.broken is not None and self.broken[0] == inv else "")
+                for inv in self.invariants]
+
     def _fail(self, prop: str, evidence: str, nodes: tuple[str, ...]) -> None:
+        self.broken = (prop, evidence, self.sim.now)
         raise PropertyViolation(prop, evidence, time=self.sim.now, nodes=nodes)
 
 
