@@ -13,7 +13,7 @@ from labkit import PropertyViolation, node_names
 from labkit.events import DELIVER
 from labkit.faults import Heal, RecoverAll
 from labkit.grading.scenario import scenario
-from labkit.strategies import fault_schedules, grading_settings, seeds
+from labkit.strategies import aimed_schedules, grading_settings, seeds
 
 from .harness import (CLIENT_TIMEOUT, CONVERGENCE_DEADLINE, NODES, PHASES, Clients,
                       check_linearizable, cluster, describe, expect_ok, explain_reach, finish,
@@ -36,7 +36,8 @@ OVERLAP = tuple(a for k in range(6) for a in (IsolateWriter(0.25 + 0.28 * k, wit
 
 @pytest.mark.points(15)
 @grading_settings(max_examples=25, phases=PHASES)
-@given(schedule=fault_schedules(NODES, start=0.2, end=FAULTS_END, max_actions=6), seed=seeds())
+@given(schedule=aimed_schedules(NODES, ("writer", "coordinator"), start=0.2, end=FAULTS_END,
+                                max_actions=6), seed=seeds())
 @example(schedule=OVERLAP, seed=0)
 @example(schedule=OVERLAP, seed=1)
 @example(schedule=OVERLAP, seed=2)
@@ -45,7 +46,10 @@ def test_quorum_ops_linearizable(lab, schedule, seed):
     """Quorum reads and writes are linearizable under partitions, crashes and message loss
 
     Four clients read and write two keys on random nodes while Hypothesis generates
-    partitions, one-way cuts, crashes, pauses, loss, duplication and delays; then everything
+    partitions, one-way cuts, crashes, pauses, loss, duplication and delays, some aimed at a
+    node writing right now or at the coordinator of the last acknowledged write, and crashes
+    right after a node's next reply, send or storage write, or at its next storage write before
+    it lands; then everything
     recovers and every operation must succeed again. The history is checked key by key
     against a register. A refused or unanswered write counts as unknown. Four more runs cut
     off writers whose value reached only one other node, so reads overlap half-done writes.
