@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ContractError
 
+#: the one key of the command a node's ``restore_snapshot`` hands to the state machine
+SNAPSHOT_KEY = "__snapshot__"
+
 if TYPE_CHECKING:  # pragma: no cover
     from .storage import Storage
 
@@ -102,6 +105,13 @@ class Node:
     def apply(self, index: int, command: Any) -> None:
         """Hand a committed command to the state machine (replicated-log labs)."""
         self._rt.apply(self.id, index, command)
+
+    def restore_snapshot(self, index: int, data: Any) -> None:
+        """Hand a snapshot to the state machine: ``data`` is its state after entries
+        1..``index``, as it gave it to you; the next entry you apply is ``index + 1``
+        (replicated-log labs with snapshots). It travels as an apply of
+        ``{SNAPSHOT_KEY: data}`` at ``index``: the trace shows it as an apply."""
+        self._rt.apply(self.id, index, {SNAPSHOT_KEY: data})
 
     # ----- handlers (written by students) -----------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The four Raft messages (Figure 2 of the extended Raft paper), as plain JSON dicts.
+"""The Raft messages (Figure 2 of the extended Raft paper, and Figure 13's InstallSnapshot for
+Part 7), as plain JSON dicts.
 
 Every message carries ``type`` and the sender's ``term``. Build them with these functions so
 that a misspelt field fails here, at the sender, and not later inside another node:
@@ -56,6 +57,24 @@ def append_entries_reply(term: int, success: bool, match_index: int = 0,
             "conflict_term": conflict_term}
 
 
+def install_snapshot(term: int, leader: str, snapshot_index: int, snapshot_term: int,
+                     data: Any) -> dict:
+    """Part 7. The leader of ``term`` sends its snapshot: the state machine's ``data`` after
+    entries 1..``snapshot_index``, the last of which has term ``snapshot_term``. Sent instead
+    of append_entries to a follower that needs entries the leader has compacted away."""
+    _ints(term=term, snapshot_index=snapshot_index, snapshot_term=snapshot_term)
+    return {"type": "install_snapshot", "term": term, "leader": leader,
+            "snapshot_index": snapshot_index, "snapshot_term": snapshot_term, "data": data}
+
+
+def install_snapshot_reply(term: int, success: bool, match_index: int = 0) -> dict:
+    """Part 7. The follower's answer, with its current term: on success its log now matches
+    the leader's through ``match_index`` (the snapshot's index, or more)."""
+    _ints(term=term, match_index=match_index)
+    return {"type": "install_snapshot_reply", "term": term, "success": bool(success),
+            "match_index": match_index}
+
+
 def entry(term: int, command: Any) -> dict:
     """One log entry."""
     _ints(term=term)
@@ -69,4 +88,4 @@ def _ints(**fields: Any) -> None:
 
 
 __all__ = ["request_vote", "request_vote_reply", "append_entries", "append_entries_reply",
-           "entry"]
+           "install_snapshot", "install_snapshot_reply", "entry"]
