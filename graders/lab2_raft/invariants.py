@@ -49,6 +49,7 @@ from typing import Any
 
 from labkit import PropertyViolation, Simulation
 from labkit.events import CRASH, HANDLED, REPLY, SEND, Event
+from labkit.node import SNAPSHOT_KEY
 from labkit.simulator import student_error
 
 
@@ -216,6 +217,8 @@ class RaftChecker:
         self.broken: tuple[str, str, float] | None = None   # (invariant, evidence, time)
         self._replaced: int | None = None   # prefix id a log update replaced (for evidence)
         self._acks: list[tuple[str, str, Any]] = []   # (node, what, data) seen in this step
+        self._snapshot_log: list[dict] = []   # committed entries 1..k, for logs after a snapshot
+        self._restored: dict[str, tuple[int, int]] = {}   # node -> (run, index) of its last restore
         sim.subscribe(self._on_event)
         sim.observe(self._after_event)
         sim.on_apply(self._on_apply)
@@ -324,7 +327,34 @@ class RaftChecker:
                        f"term={term!r}, voted_for={voted!r}, commit_index={commit!r}, log of "
                        f"type {type(log).__name__}; expected a role in {ROLES}, int term and "
                        f"commit_index, voted_for None or a node id, and a list", (node,))
+        if isinstance(st, dict) and st.get("snapshot_index", 0) != 0:
+            log = self._with_snapshot(node, st, log)
         return role, term, voted, commit, log
+
+    def _with_snapshot(self, node: str, st: dict, log: list) -> list:
+        """Part 7 (snapshots): the log of a node with a snapshot at index s (its ``log`` holds
+        the entries after s), seen whole: the committed entries 1..s, then ``log``."""
+        snap, snap_term = st.get("snapshot_index"), st.get("snapshot_term")
+        if type(snap) is not int or snap < 0 or type(snap_term) is not int:
+            self._fail(ACCESSOR, f"{node}.{self.accessor}() returned snapshot_index={snap!r}, "
+                       f"snapshot_term={snap_term!r}; both are ints (0 and 0 before the first "
+                       f"snapshot)", (node,))
+        if snap > len(self.committed):
+            self._fail(COMMIT_NEEDS_MAJORITY,
+                       f"{node} holds a snapshot up to index {snap}, but only entries "
+                       f"1..{len(self.committed)} are committed anywhere; a snapshot holds "
+                       f"applied, so committed, entries only", (node,))
+        pid = self.committed[snap - 1]
+        if self.prefixes.term[pid] != snap_term:
+            self._fail(STATE_MACHINE_SAFETY,
+                       f"{node}'s snapshot ends at index {snap} with snapshot_term {snap_term}, "
+                       f"but the entry committed at index {snap} is {self.prefixes.entry(pid)}; "
+                       f"snapshot_term is the term of entry snapshot_index", (node,))
+        cache = self._snapshot_log
+        while len(cache) < snap:
+            p = self.committed[len(cache)]
+            cache.append({"term": self.prefixes.term[p], "command": self.prefixes.command[p]})
+        return cache[:snap] + log
 
     def _refresh(self, node: str) -> None:
         role, term, voted, commit, log = self._read(node)
@@ -632,12 +662,19 @@ class RaftChecker:
         inc = self.sim.incarnation[node]
         if v.apply_incarnation != inc:
             v.apply_incarnation, v.applied = inc, []
+        if type(command) is dict and len(command) == 1 and SNAPSHOT_KEY in command:
+            self._on_restore(node, v, index)
+            return
         expected = len(v.applied) + 1
         if index != expected:
+            restored = self._restored.get(node)
+            why = (f"this run of {node} started at index 1; after a restart lastApplied is 0 "
+                   f"again" if restored is None or restored[0] != inc else
+                   f"it handed its state machine a snapshot at index {restored[1]} in this run, "
+                   f"so it applies {restored[1] + 1}, {restored[1] + 2}, ... after it")
             self._fail(IN_ORDER_APPLY,
                        f"{node} applied index {index} but its next index to apply was {expected} "
-                       f"(this run of {node} started at index 1; after a restart lastApplied "
-                       f"is 0 again).", (node,))
+                       f"({why}).", (node,))
         role, term, _, commit, log = self._read(node)
         if index > commit:
             self._fail(IN_ORDER_APPLY,
@@ -662,6 +699,23 @@ class RaftChecker:
                        (first[2], node))
         v.applied.append(command)
         self.apply_count += 1
+
+    def _on_restore(self, node: str, v: NodeView, index: int) -> None:
+        """Part 7 (snapshots): ``restore_snapshot(index, data)``: this run's state machine now
+        holds the committed entries 1..index."""
+        if type(index) is not int or index < len(v.applied):
+            self._fail(IN_ORDER_APPLY,
+                       f"{node} handed its state machine a snapshot at index {index} after "
+                       f"applying 1..{len(v.applied)} in this run: a snapshot never takes the "
+                       f"state machine back (an install_snapshot you already cover is ignored).",
+                       (node,))
+        if index > len(self.committed):
+            self._fail(IN_ORDER_APPLY,
+                       f"{node} handed its state machine a snapshot at index {index}, but only "
+                       f"entries 1..{len(self.committed)} are committed anywhere.", (node,))
+        self._restored[node] = (self.sim.incarnation[node], index)
+        prefixes = self.prefixes
+        v.applied.extend(prefixes.command[pid] for pid in self.committed[len(v.applied):index])
 
     # ----- reporting ---------------------------------------------------------------------------
 
