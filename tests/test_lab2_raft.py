@@ -32,7 +32,7 @@ MIN_SCHEDULES = 500
 @pytest.mark.xdist_group(f"reference-{PACKAGE}")
 def test_reference_runs_enough_fault_schedules(tmp_path_factory):
     run = reference_run(PACKAGE, str(tmp_path_factory.getbasetemp()))
-    assert len(run.report["tests"]) == 31
+    assert len(run.report["tests"]) == 39
     found = re.search(r"lab2_raft: (\d+) generated fault schedules run", run.stdout)
     assert found and int(found.group(1)) >= MIN_SCHEDULES, run.stdout[-2000:]
 
