@@ -7,7 +7,11 @@ Figures (all printed and written to ``reports/bench.json``):
 * ``noop_node_messages_per_s``: delivered messages per wall second through the full simulator
   (JSON copy, latency, trace, dispatch) with nodes that do nothing but answer each message;
 * ``overhead_ratio``: bare heap rate / no-op node rate: the simulator's cost per message;
-* one block per lab whose ``graders/<lab>/bench.py`` defines ``bench()`` (reference nodes).
+* one block per lab whose ``graders/<lab>/bench.py`` defines ``bench()`` (reference nodes);
+* ``summary``: the two throughput figures side by side, the no-op nodes' and every lab's
+  ``*_delivered_messages_per_s`` (Lab 1's reference cluster: the design's 100,000 msg/s goal).
+
+The simulator figures are the best of ``--repeat`` runs (a loaded machine only slows a run).
 
 Speed is measured here and only here, never asserted in tests.
 """
@@ -42,6 +46,12 @@ class PingPong(Node):
         self.send(src, msg)
 
 
+def best(measure, repeat: int):
+    """The run with the highest first figure among ``repeat`` runs of ``measure()``."""
+    runs = [measure() for _ in range(max(1, repeat))]
+    return max(runs, key=lambda r: r[0] if isinstance(r, tuple) else r)
+
+
 def bare_heap(n: int = MESSAGES) -> float:
     """Events per second of a bare heap loop: pop an event, push the next one."""
     rng = random.Random(0)
@@ -66,9 +76,9 @@ def noop_nodes(n: int = MESSAGES) -> tuple[float, float]:
     return sim.delivered / wall, sim.now / wall
 
 
-def run(labs: list[str]) -> dict:
-    heap_rate = bare_heap()
-    noop_rate, noop_speed = noop_nodes()
+def run(labs: list[str], repeat: int = 3) -> dict:
+    heap_rate = best(bare_heap, repeat)
+    noop_rate, noop_speed = best(noop_nodes, repeat)
     results: dict = {
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "simulator": {
@@ -89,6 +99,12 @@ def run(labs: list[str]) -> dict:
         results[lab.package] = {k: (round(v, 2) if isinstance(v, float) else v)
                                 for k, v in module.bench().items()}
     results["linearizability"] = importlib.import_module("labkit.linearizability.bench").run()
+    summary = {"noop_node_messages_per_s": results["simulator"]["noop_node_messages_per_s"]}
+    for section, figures in results.items():
+        for name, value in figures.items():
+            if name.endswith("_delivered_messages_per_s"):
+                summary[name] = value
+    results["summary"] = summary
     return results
 
 
@@ -96,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nox -s bench --", description=__doc__.splitlines()[0])
     parser.add_argument("labs", nargs="*", help="only these labs (default: all with a bench)")
     parser.add_argument("--out", default="reports/bench.json")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each simulator figure; the best is kept (default 3)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
-    results = run(args.labs)
+    results = run(args.labs, args.repeat)
     for section, figures in results.items():
         print(section)
         for name, value in figures.items():
