@@ -279,9 +279,13 @@ class _Triggers:
     matching action raises ``CrashNow``, which the simulator turns into a crash."""
 
     def __init__(self, sim: "Simulation") -> None:
-        self.sim = sim
+        self._sim = weakref.ref(sim)   # weak: _TRIGGERS must not keep finished runs alive
         self.armed: list[tuple[Any, str, float]] = []    # (action, node, disarm time)
         self.originals: dict[str, Callable] = {}
+
+    @property
+    def sim(self) -> "Simulation":
+        return self._sim()
 
     def arm(self, action: Any, node: str) -> None:
         sim = self.sim
@@ -291,8 +295,9 @@ class _Triggers:
         if not self.originals:
             rt = sim._rt   # the one runtime object every node calls (labkit.simulator._Runtime)
             for name in ("send", "reply", "apply"):
-                self.originals[name] = getattr(rt, name)
-                setattr(rt, name, self._wrap(name, self.originals[name]))
+                original = getattr(rt, name)
+                self.originals[name] = weakref.WeakMethod(original)   # no strong ref to sim
+                setattr(rt, name, self._wrap(name, original))
             for store in sim.storage.values():
                 store.before_write = self._before_write_of(store.owner)
                 store.after_write = self._after_write_of(store.owner)
@@ -301,7 +306,7 @@ class _Triggers:
         self.armed.clear()
         if self.originals:
             for name, fn in self.originals.items():
-                setattr(self.sim._rt, name, fn)
+                setattr(self.sim._rt, name, fn())
             self.originals.clear()
             for store in self.sim.storage.values():
                 store.before_write = store.after_write = None

@@ -228,3 +228,18 @@ def test_aimed_schedules_draw_targets_and_triggers():
     collect()
     for kind in ("CrashAfter@", "CrashAtWrite@", "Cut@", "Partition@", "Crash@", "Network"):
         assert kind in seen, sorted(seen)
+
+
+def test_finished_runs_with_triggers_are_not_kept_alive():
+    import gc
+
+    from labkit.faults import _TRIGGERS
+
+    before = len(_TRIGGERS)
+    for _ in range(5):
+        sim = sim_with_target("n1")
+        sim.apply_schedule((CrashAtWrite(0.1, "n1"),))
+        sim.run_until(0.2)
+    del sim
+    gc.collect()
+    assert len(_TRIGGERS) <= before
