@@ -37,8 +37,12 @@ class StrongWrites:
         self.cache: dict[str, list[str]] = {}
         self.writes: dict[int, tuple[Operation, str, set[str]]] = {}   # IsolateWriter's view
         self.armed: list[float] = []
+        self.pending: dict[int, Operation] = {}        # strong puts/deletes not answered yet
+        self.last_ack: Operation | None = None
         sim.subscribe(self.on_event)
         sim.strong_writes_of_lab4 = self
+        sim.add_target("writer", self.writer)
+        sim.add_target("coordinator", self.coordinator)
 
     def homes_of(self, key: str) -> list[str]:
         if key not in self.cache:
@@ -51,19 +55,22 @@ class StrongWrites:
             if self.armed and self.writes:
                 self.spread(sim, ev)
         elif kind == "request":
-            if self.armed:
-                op = sim.history[ev.ref - 1]
-                body = op.input
-                if body.get("op") == "put" and body.get("consistency") == "strong":
+            op = sim.history[ev.ref - 1]
+            body = op.input
+            if body.get("consistency") == "strong" and body.get("op") in ("put", "delete"):
+                self.pending[op.id] = op
+                if self.armed and body.get("op") == "put":
                     self.writes[op.id] = (op, dumps(body.get("value")), set())
         elif kind == REPLY and not ev.detail.startswith("(late"):
             op = sim.history[ev.ref - 1]
             self.writes.pop(op.id, None)
+            self.pending.pop(op.id, None)
             body = op.input
             if (op.ok and body.get("consistency") == "strong"
                     and body.get("op") in ("put", "delete")
                     and isinstance(op.output.get("version"), list)):
                 self.check(sim, op)
+                self.last_ack = op
 
     def check(self, sim: Simulation, op: Operation) -> None:
         key = op.input.get("key")
@@ -89,6 +96,19 @@ class StrongWrites:
             f"one: {listing}. Count each home once "
             f"(a duplicated or resent acknowledgement counts once, and only for the operation "
             f"it answers) and answer once W = {W} homes stored the entry", time=op.ret)
+
+    # ----- targets for aimed fault schedules ("@writer", "@coordinator") ---------------------
+
+    def writer(self, sim: Simulation) -> str | None:
+        """The coordinator of the oldest strong put or delete still waiting for its answer."""
+        for op in self.pending.values():
+            if not op.done and op.node in sim.node_ids and sim.is_up(op.node):
+                return op.node
+        return None
+
+    def coordinator(self, sim: Simulation) -> str | None:
+        """The node that acknowledged the last strong put or delete."""
+        return None if self.last_ack is None else self.last_ack.node
 
     # ----- IsolateWriter ---------------------------------------------------------------------
 

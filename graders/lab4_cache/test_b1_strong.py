@@ -12,7 +12,7 @@ from hypothesis import example, given
 from labkit import PropertyViolation
 from labkit.faults import Heal, RecoverAll
 from labkit.grading.scenario import scenario
-from labkit.strategies import fault_schedules, grading_settings, seeds
+from labkit.strategies import aimed_schedules, grading_settings, seeds
 
 from .harness import (CACHE_NODES, PHASES, SLACK, STRONG_TIMEOUT, Clients, check_linearizable,
                       check_reply_shape, cluster, delete, describe, expect_ok, expect_value,
@@ -177,9 +177,10 @@ def test_strong_read_writes_back(lab):
 
 @pytest.mark.points(16)
 @grading_settings(max_examples=20, phases=PHASES)
-@given(schedule=fault_schedules(CACHE_NODES, start=0.1, end=2.4, max_actions=6,
+@given(schedule=aimed_schedules(CACHE_NODES, ("writer", "coordinator"), start=0.1, end=2.4,
+                                max_actions=6,
                                 kinds=("crash", "restart", "pause", "resume", "isolate", "heal",
-                                       "network"), max_down=1),
+                                       "network", "crash_after", "crash_at_write"), max_down=1),
        seed=seeds())
 @example(schedule=(), seed=0)
 @example(schedule=OVERLAP, seed=1)
@@ -190,7 +191,9 @@ def test_strong_linearizable(lab, schedule, seed):
 
     Four clients put, get and delete two keys with consistency "strong" on random running
     nodes while generated faults strike (at most one node down at a time; any node may be cut
-    off; messages may be lost, duplicated or delayed). The history must be linearizable per key
+    off; messages may be lost, duplicated or delayed; a fault may aim at a node coordinating a
+    strong write right now or at the one that acknowledged the last, and a node may crash right
+    after its next reply, send or storage write, or at its next storage write). The history must be linearizable per key
     (a failed or unanswered put/delete counts as unknown). After the faults end, a strong read
     of each key on every node must succeed. Three more runs cut off, six times, a strong
     writer whose entry reached one home only, so reads overlap half-done puts (a read must
