@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Sequence
 from ..errors import PropertyViolation, StudentCodeError
 from ..history import FAIL, OK, Operation
 from ..simulator import Simulation
+from .history_view import linearizability_details
 
 
 def closed_loop(sim: Simulation, starts: Iterable[tuple[str, float]],
@@ -56,11 +57,14 @@ def describe_op(op: Operation, what: str, pending: str = "has no reply yet") -> 
 
 
 def require_linearizable(sim: Simulation, result: Any, *, prop: str, note: str = "",
-                         at_blocked_return: bool = False) -> None:
+                         at_blocked_return: bool = False,
+                         op_ids: Sequence[int | None] | None = None) -> None:
     """The verdict of a linearizability check (``labkit.linearizability.check``) as a graded
     property: nothing for "ok", else ``PropertyViolation(prop)`` with the checker's
     explanation and ``note``; "illegal" at ``sim.now`` (at the blocked operation's return if
-    ``at_blocked_return``), and "unknown", which is never a pass, at ``sim.now``."""
+    ``at_blocked_return``), and "unknown", which is never a pass, at ``sim.now``. An illegal
+    verdict carries the failing keys' histories for the trace viewer (``history_view``;
+    ``op_ids`` maps the checked operations to ``sim.history``, by default op#k at position k)."""
     if result.verdict == "ok":
         return
     if result.verdict == "illegal":
@@ -68,7 +72,9 @@ def require_linearizable(sim: Simulation, result: Any, *, prop: str, note: str =
         if at_blocked_return:
             blocked = result.failures[0].blocked
             when = blocked.ret if blocked is not None and blocked.ret is not None else sim.now
-        raise PropertyViolation(prop, "\n" + result.describe() + note, time=when)
+        details = {"linearizability": linearizability_details(result, op_ids, sim.history)}
+        raise PropertyViolation(prop, "\n" + result.describe() + note, time=when,
+                                details=details)
     raise PropertyViolation(prop, "the checker could not decide (unknown is not a pass):\n"
                             + result.describe() + note, time=sim.now)
 

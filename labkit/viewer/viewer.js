@@ -366,7 +366,7 @@
       (entry.ops || []).forEach((op) => {
         const tr = document.createElement("tr");
         if (bad.has(op.id)) tr.className = "culprit"; else if (order.has(op.id)) tr.className = "placed";
-        [op.id, order.get(op.id) || "", op.client, fmt(op.call), op.ret === null ? "never" : fmt(op.ret), JSON.stringify(op.input), JSON.stringify(op.output), op.status]
+        [op.id, order.get(op.id) || "", op.lane || op.client, fmt(op.call), op.ret === null ? "never" : fmt(op.ret), JSON.stringify(op.input), JSON.stringify(op.output), op.status]
           .forEach((v) => { const td = document.createElement("td"); td.textContent = String(v); tr.appendChild(td); });
         table.appendChild(tr);
       });
@@ -374,28 +374,32 @@
     });
   }
 
-  // one lane per client, a bar from call to return per operation (open-ended if it never returned)
+  // one lane per client, a bar from call to return per operation (open-ended if it never
+  // returned). The x axis is the order of the calls and returns, evenly spaced: what decides
+  // linearizability is which operations overlap, and real gaps would squeeze them together.
   function historyChart(ops, order, bad) {
     const chart = document.createElementNS(SVG, "svg");
     chart.setAttribute("class", "history");
-    const clients = [...new Set(ops.map((o) => o.client))].sort();
-    const W = 1100, H = 26, L = 90;
-    const tmin = Math.min(...ops.map((o) => o.call)), tmax = Math.max(...ops.map((o) => o.ret === null ? o.call : o.ret), tmin + 0.001);
-    const span = (tmax - tmin) * 1.1 || 1;
-    const hx = (t) => L + (t - tmin) / span * (W - L - 20);
-    chart.setAttribute("viewBox", `0 0 ${W} ${clients.length * H + 24}`);
-    chart.setAttribute("width", "100%");
+    const laneOf = (o) => o.lane || o.client;
+    const clients = [...new Set(ops.map(laneOf))].sort();
+    const times = [...new Set(ops.flatMap((o) => o.ret === null ? [o.call] : [o.call, o.ret]))].sort((a, b) => a - b);
+    const rank = new Map(times.map((t, k) => [t, k]));
+    const W = 1100, H = 26, L = 90, slot = Math.max(14, Math.min(120, (W - L - 40) / Math.max(1, times.length)));
+    const hx = (t) => L + rank.get(t) * slot;
+    const width = L + times.length * slot + 40;
+    chart.setAttribute("viewBox", `0 0 ${width} ${clients.length * H + 24}`);
+    chart.setAttribute("width", Math.min(width, 1400));
     clients.forEach((c, k) => { el("text", { class: "lane-label", x: 4, y: k * H + 18 }, chart, c); });
     ops.forEach((op) => {
-      const k = clients.indexOf(op.client);
-      const x0 = hx(op.call), x1 = op.ret === null ? W - 20 : Math.max(hx(op.ret), x0 + 4);
+      const k = clients.indexOf(laneOf(op));
+      const x0 = hx(op.call), x1 = op.ret === null ? width - 10 : Math.max(hx(op.ret), x0 + 4);
       const cls = bad.has(op.id) ? "bar culprit" : order.has(op.id) ? "bar placed" : "bar";
       const r = el("rect", { class: cls + (op.ret === null ? " open" : ""), x: x0, y: k * H + 6, width: x1 - x0, height: H - 10, rx: 3 }, chart);
-      el("title", {}, r, `op#${op.id} ${JSON.stringify(op.input)} -> ${JSON.stringify(op.output)} (${op.status})`);
+      el("title", {}, r, `op#${op.id} ${laneOf(op)} [${fmt(op.call)} .. ${op.ret === null ? "no reply" : fmt(op.ret)}] ${JSON.stringify(op.input)} -> ${JSON.stringify(op.output)} (${op.status})`);
       const label = (order.has(op.id) ? order.get(op.id) + ". " : "") + opLabel(op);
       el("text", { class: "bar-text", x: x0 + 3, y: k * H + 19 }, chart, label.slice(0, Math.max(2, Math.floor((x1 - x0) / 6))));
     });
-    el("text", { class: "axis-note", x: L, y: clients.length * H + 18 }, chart, `${fmt(tmin)} … ${fmt(tmax)}`);
+    el("text", { class: "axis-note", x: L, y: clients.length * H + 18 }, chart, `calls and returns in order, ${fmt(times[0] || 0)} … ${fmt(times[times.length - 1] || 0)} (hover a bar for its times)`);
     return chart;
   }
   function opLabel(op) {
