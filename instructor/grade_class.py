@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labkit.grading.labs import LABS, REPO
-from labkit.sandbox import probe_layers, weak_spots
-from .jobs import (INVALID, OK, Job, Limits, Result, fail_closed_report, graded_labs, merge,
-                   read_report)
+from labkit.errors import GraderBug
+from labkit.sandbox import probe_layers, root_warning, weak_spots
+from .jobs import (CRASHED, INVALID, OK, Job, Limits, Result, fail_closed_report, graded_labs,
+                   merge, read_report)
 from .progress import Progress
 from .submissions import InvalidSubmission, Submission, fingerprint, list_submissions, prepare
 
@@ -56,7 +57,7 @@ def write_gradebook(out: Path, rows: dict[str, Row], labs: list[str]) -> Path:
     maxima = _maxima(rows.values())
     path = out / "gradebook.csv"
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
+    with open(tmp, "w", newline="", encoding="utf-8", errors="backslashreplace") as f:
         w = csv.writer(f)
         w.writerow(columns([_short(p) for p in labs]))
         for name in sorted(rows):
@@ -70,13 +71,13 @@ def write_gradebook(out: Path, rows: dict[str, Row], labs: list[str]) -> Path:
                     "labs": {p: list(v) for p, v in row.result.labs.items()},
                     "duration": row.result.duration, "reason": row.result.reason}
              for name, row in rows.items()}
-    (out / STATE).write_text(json.dumps(state, indent=1) + "\n")
+    (out / STATE).write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
     return path
 
 
 def load_state(out: Path) -> dict[str, Row]:
     try:
-        state = json.loads((out / STATE).read_text())
+        state = json.loads((out / STATE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     rows = {}
@@ -137,7 +138,8 @@ def grade_class(folder: Path, out: Path, *, jobs: int, resume: bool, limits: Lim
     progress.total = len(todo)
     if ignored:
         progress.note(f"ignored (neither a folder nor a zip): {', '.join(ignored)}")
-    layers = probe_layers() if todo else []
+    layers = probe_layers() if todo else []       # raises GraderBug if it would stay root
+    warning = root_warning(layers)                 # allowed by --allow-root: said in every row
     if layers:
         progress.note(f"sandbox: {', '.join(layers)}")
         if weak_spots(layers):
@@ -146,8 +148,19 @@ def grade_class(folder: Path, out: Path, *, jobs: int, resume: bool, limits: Lim
         progress.note(f"--resume: keeping {len(subs) - len(todo)} graded submissions")
 
     def finish(name: str, row: Row, report: dict) -> None:
+        if warning:
+            row.result.reason = "; ".join(x for x in (row.result.reason, warning) if x)
         rows[name] = row
-        write_submission_report(reports / name, row, report, packages)
+        try:
+            write_submission_report(reports / name, row, report, packages)
+        except (OSError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+            # One submission's report cannot be written: that row loses its status, the
+            # batch goes on.
+            row.result = Result(CRASHED, f"its report could not be written "
+                                         f"({type(exc).__name__}: {str(exc)[:200]}); no score "
+                                         f"is given (fail closed)",
+                                {p: (0.0, m) for p, (_, m) in row.result.labs.items()},
+                                row.result.duration)
         progress.done(name, row.result.status)
         write_gradebook(out, rows, packages)
 
@@ -201,7 +214,7 @@ def write_submission_report(folder: Path, row: Row, report: dict, packages: list
     """The submission's own score.json and score.md, written by this (trusted) process."""
     folder.mkdir(parents=True, exist_ok=True)
     result = row.result
-    (folder / "score.json").write_text(json.dumps(report, indent=2) + "\n")
+    (folder / "score.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     lines = [f"# Score report: {row.submission}", "",
              f"Status: {result.status}" + (f" ({result.reason})" if result.reason else ""), ""]
     for package in packages:
@@ -210,7 +223,8 @@ def write_submission_report(folder: Path, row: Row, report: dict, packages: list
             else ""
         lines.append(f"- {_short(package)}: {score:g} / {top:g}{details}")
     lines += ["", f"**Total: {report['score']:g} / {report['max_score']:g}**", ""]
-    (folder / "score.md").write_text("\n".join(lines))
+    (folder / "score.md").write_text("\n".join(lines), encoding="utf-8",
+                                     errors="backslashreplace")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--call-timeout", type=float, default=Limits.call_timeout,
                         help="seconds one call into student code may take (default "
                              "%(default)g): a handler that loops fails its test this fast")
+    parser.add_argument("--allow-root", action="store_true",
+                        help="grade even if the sandboxed child cannot stop being root (every "
+                             "row then carries a warning); by default grading refuses")
     parser.add_argument("--live", action="store_true",
                         help="also run the live tests (real processes and ports; their node "
                              "processes run student code outside the sandbox's confinement)")
@@ -243,10 +260,16 @@ def main(argv: list[str] | None = None) -> int:
                     test_timeout=args.test_timeout, call_timeout=args.call_timeout,
                     live=args.live)
     labs = [x.strip() for x in args.labs.split(",") if x.strip()] or None
+    if args.allow_root:
+        os.environ["LABKIT_SANDBOX_ALLOW_ROOT"] = "1"
     signal.signal(signal.SIGTERM, _terminate)      # stop the running jobs, keep the gradebook
     started = time.monotonic()
-    rows = grade_class(args.submissions, args.out, jobs=max(1, args.jobs), resume=args.resume,
-                       limits=limits, labs=labs)
+    try:
+        rows = grade_class(args.submissions, args.out, jobs=max(1, args.jobs),
+                           resume=args.resume, limits=limits, labs=labs)
+    except GraderBug as exc:
+        print(f"grade_class: {exc}", file=sys.stderr)
+        return 2
     counts: dict[str, int] = {}
     for row in rows.values():
         counts[row.result.status] = counts.get(row.result.status, 0) + 1

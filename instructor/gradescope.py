@@ -28,10 +28,12 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+from labkit.errors import GraderBug
 from labkit.grading.labs import REPO
+from labkit.sandbox import probe_layers
 from .jobs import Limits, Result, fail_closed_report, grade_submission, grader_dirs
 from .release import instructor_only, repository_files
-from .submissions import InvalidSubmission, find_impl, unpack
+from .submissions import InvalidSubmission, copy_folder, find_impl, unpack
 
 SETUP = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image. Pick the Ubuntu
@@ -120,11 +122,13 @@ def build(out: Path, *, labs: list[str] | None, limits: Limits, root: Path = REP
 # ----- inside Gradescope -------------------------------------------------------------------------
 
 def locate(submission: Path, work: Path) -> Path:
-    """The folder to grade in ``submission`` (a lone zip inside is unpacked first)."""
+    """The folder to grade in ``submission``: a private copy of it (no link followed; a link
+    anywhere makes it invalid), or of the lone zip inside, unpacked."""
+    copy = copy_folder(submission, work / "submitted")
     try:
-        return find_impl(submission)
+        return find_impl(copy)
     except InvalidSubmission:
-        zips = [p for p in submission.iterdir() if p.suffix.lower() == ".zip"]
+        zips = [p for p in copy.iterdir() if p.suffix.lower() == ".zip"]
         if len(zips) != 1:
             raise
         return find_impl(unpack(zips[0], work / "unzipped"))
@@ -142,7 +146,11 @@ def run(root: Path, source: Path) -> dict:
         work = Path(tmp)
         os.chmod(work, 0o755)
         try:
+            probe_layers()                           # refuses if the child would stay root
             impl = locate(root / "submission", work)
+        except GraderBug as exc:
+            result = Result("crashed", f"the autograder is not set up right: {exc}")
+            report = fail_closed_report(result, "submission")
         except (InvalidSubmission, OSError) as exc:
             result = Result("invalid", str(exc))
             report = fail_closed_report(result, "submission")

@@ -36,6 +36,8 @@ from labkit.grading.labs import LABS, REPO
 from labkit.sandbox import procs
 
 OK, TIMEOUT, CRASHED, INVALID = "ok", "timeout", "crashed", "invalid"
+MAX_OUTPUT = 20_000                 # characters of one test's failure text in a report
+MAX_REPORT_BYTES = 20 * 1024 * 1024  # the files one lab's grading leaves in its report folder
 
 
 @dataclass
@@ -72,7 +74,8 @@ def graded_labs(root: Path, labs: list[str] | None) -> list[str]:
 
 
 def grader_dirs(root: Path, labs: list[str] | None) -> list[str]:
-    return [f"graders/{package}" for package in graded_labs(root, labs)]
+    return [str(Path(os.path.abspath(root)) / "graders" / package)
+            for package in graded_labs(root, labs)]
 
 
 class Job:
@@ -80,8 +83,8 @@ class Job:
 
     def __init__(self, impl: Path, report_dir: Path, limits: Limits, *, root: Path = REPO,
                  labs: list[str] | None = None, python: str = sys.executable):
-        self.impl = impl
-        self.report_dir = report_dir
+        self.impl = Path(os.path.abspath(impl))
+        self.report_dir = Path(os.path.abspath(report_dir))
         self.limits = limits
         self.root = root
         self.labs = labs
@@ -108,13 +111,15 @@ class Job:
             self.result = Result(CRASHED, "no grader suite to run (no graders/<lab>/conftest.py)")
             return
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LABKIT_"))}
-        paths = [str(self.root)] + ([] if (self.root / "labkit").is_dir() else [str(REPO)])
+        paths = [os.path.abspath(self.root)] + ([] if (self.root / "labkit").is_dir()
+                                                else [str(REPO)])
         env.update({"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                     "PYTHONPATH": os.pathsep.join(paths),
                     "LABKIT_JOB_TOKEN": self.token,
                     "LABKIT_SANDBOX_CALL_TIMEOUT": str(math.ceil(self.limits.call_timeout)),
                     "LABKIT_SANDBOX_MEMORY_MB": str(self.limits.child_memory_mb)})
         for name in ("LABKIT_SANDBOX_USER", "LABKIT_SANDBOX_LANDLOCK", "LABKIT_NO_RECHECK",
+                     "LABKIT_SANDBOX_ALLOW_ROOT",
                      "LABKIT_SANDBOX_IMPORT_TIMEOUT", "LABKIT_SANDBOX_CPU_S"):
             if name in os.environ:
                 env[name] = os.environ[name]
@@ -126,7 +131,9 @@ class Job:
         procs.become_subreaper()
         self.started = time.monotonic()
         with open(self.report_dir / "grading.log", "wb") as log:
-            self.proc = subprocess.Popen(self.command(), cwd=self.root, env=env, stdout=log,
+            # From the private folder, not the repository: nothing the grading process
+            # finds in its working directory (``reference/``) is there.
+            self.proc = subprocess.Popen(self.command(), cwd=self.tmp, env=env, stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
         try:
@@ -180,8 +187,11 @@ class Job:
             return Result(CRASHED, f"the grading process {what or f'exited with code {code}'}; "
                                    f"no score is given (fail closed). Last output: {tail}")
         try:
+            if path.stat().st_size > 4 * MAX_REPORT_BYTES:
+                raise ValueError(f"{path.stat().st_size:,} bytes")
             report = json.loads(path.read_text())
             labs = check_report(report)
+            bound_report(report, self.report_dir)
         except FileNotFoundError:
             return Result(CRASHED, f"the grader wrote no report; no score is given (fail "
                                    f"closed). Last output: {tail}")
@@ -189,6 +199,32 @@ class Job:
             return Result(CRASHED, f"the report is not valid ({exc}); no score is given (fail "
                                    f"closed)")
         return Result(OK, "", labs)
+
+
+def bound_report(report: dict, folder: Path) -> None:
+    """Keep a lab's report within bounds: each test's text cut to ``MAX_OUTPUT`` characters
+    (score.json rewritten if any was cut), and the folder's other files (failure traces, the
+    log) removed, largest first, until it holds at most ``MAX_REPORT_BYTES``."""
+    cut = False
+    for t in report.get("tests", []):
+        text = t.get("output")
+        if isinstance(text, str) and len(text) > MAX_OUTPUT:
+            t["output"] = (f"{text[:MAX_OUTPUT]}\n... ({len(text) - MAX_OUTPUT:,} more "
+                           f"characters cut)")
+            cut = True
+    if cut:
+        (folder / "score.json").write_text(json.dumps(report, indent=2) + "\n")
+    files = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
+    total = sum(p.stat().st_size for p in files)
+    for p in sorted(files, key=lambda p: p.stat().st_size, reverse=True):
+        if total <= MAX_REPORT_BYTES:
+            break
+        if p.name == "score.json":
+            continue
+        total -= p.stat().st_size
+        p.unlink()
+    if total > MAX_REPORT_BYTES:
+        raise ValueError("its report is larger than the limit")
 
 
 def check_report(report: dict) -> dict[str, tuple[float, float]]:

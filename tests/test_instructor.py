@@ -157,13 +157,39 @@ def make_zip(path: Path, entries: dict[str, str], links: dict[str, str] = {}) ->
 
 
 def test_zips_are_unpacked_defensively(tmp_path):
-    bad = make_zip(tmp_path / "bad.zip", {"../evil.py": "x", "/abs.py": "x",
-                                          "repo/starter/lab1_cap/__init__.py": "X = 1\n"},
-                   links={"repo/starter/lab0_resilience": "/work/main/reference/lab0_resilience"})
-    out = submissions.unpack(bad, tmp_path / "out")
-    assert not (tmp_path / "evil.py").exists() and not (tmp_path / "out" / "abs.py").exists()
+    good = make_zip(tmp_path / "good.zip", {"repo/starter/lab1_cap/__init__.py": "X = 1\n",
+                                            "repo\\starter\\lab1_cap\\more.py": "Y = 2\n",
+                                            "repo/x/../starter/lab1_cap/third.py": "",
+                                            "__MACOSX/._junk": "x"})
+    out = submissions.unpack(good, tmp_path / "out")
     assert submissions.find_impl(out) == out / "repo" / "starter"
-    assert not (out / "repo" / "starter" / "lab0_resilience").exists()
+    assert sorted(p.name for p in (out / "repo" / "starter" / "lab1_cap").iterdir()) == \
+        ["__init__.py", "more.py", "third.py"]
+    assert not (out / "__MACOSX").exists()
+    device = zipfile.ZipInfo("repo/starter/lab1_cap/dev")
+    device.external_attr = 0o020666 << 16
+    cases = {
+        "climbs out": {"../evil.py": "x"},
+        "absolute": {"/abs.py": "x"},
+        "climbs out ": {"a\\..\\..\\evil.py": "x"},         # backslashes are separators too
+        "absolute ": {"\\tmp\\evil.py": "x"},
+        "absolute  ": {"C:/evil.py": "x"},
+    }
+    for i, (match, entries) in enumerate(cases.items()):
+        zpath = make_zip(tmp_path / f"bad{i}.zip", {"repo/starter/lab1_cap/__init__.py": "",
+                                                     **entries})
+        with pytest.raises(submissions.InvalidSubmission, match=match.strip()):
+            submissions.unpack(zpath, tmp_path / f"bad{i}")
+        assert not (tmp_path / "evil.py").exists() and not Path("/tmp/evil.py").exists()
+    link = make_zip(tmp_path / "link.zip", {"repo/starter/lab1_cap/__init__.py": ""},
+                    links={"repo/starter/lab0_resilience": str(REPO / "reference" /
+                                                               "lab0_resilience")})
+    with pytest.raises(submissions.InvalidSubmission, match="symbolic link"):
+        submissions.unpack(link, tmp_path / "link")
+    with zipfile.ZipFile(tmp_path / "dev.zip", "w") as z:
+        z.writestr(device, "")
+    with pytest.raises(submissions.InvalidSubmission, match="special file"):
+        submissions.unpack(tmp_path / "dev.zip", tmp_path / "dev")
     (tmp_path / "junk.zip").write_text("not a zip")
     with pytest.raises(submissions.InvalidSubmission, match="not a readable zip"):
         submissions.unpack(tmp_path / "junk.zip", tmp_path / "out2")
@@ -172,6 +198,34 @@ def test_zips_are_unpacked_defensively(tmp_path):
         z.writestr("big.bin", b"\0" * (submissions.MAX_BYTES + 1))
     with pytest.raises(submissions.InvalidSubmission, match="more than"):
         submissions.unpack(bomb, tmp_path / "out3")
+
+
+def test_folders_are_copied_without_following_links(tmp_path):
+    sub = tmp_path / "sub"
+    (sub / "starter" / "lab1_cap").mkdir(parents=True)
+    (sub / "starter" / "lab1_cap" / "__init__.py").write_text("X = 1\n")
+    copy = submissions.prepare(submissions.Submission("sub", sub), tmp_path / "work")
+    assert copy == tmp_path / "work" / "sub" / "starter"
+    assert (copy / "lab1_cap" / "__init__.py").read_text() == "X = 1\n"
+    (sub / "starter" / "lab0_resilience").symlink_to(REPO / "reference" / "lab0_resilience")
+    with pytest.raises(submissions.InvalidSubmission, match="symbolic link.*lab0_resilience"):
+        submissions.prepare(submissions.Submission("sub", sub), tmp_path / "work")
+    linked = tmp_path / "linked"
+    linked.symlink_to(REPO / "reference")
+    with pytest.raises(submissions.InvalidSubmission, match="is a symbolic link"):
+        submissions.prepare(submissions.Submission("linked", linked), tmp_path / "work")
+    os.mkfifo(sub / "starter" / "pipe")
+    (sub / "starter" / "lab0_resilience").unlink()
+    with pytest.raises(submissions.InvalidSubmission, match="special file"):
+        submissions.prepare(submissions.Submission("sub", sub), tmp_path / "work")
+
+
+def test_any_name_gets_a_printable_row_name():
+    assert submissions.display_name("alice") == "alice"
+    odd = os.fsdecode(b"caf\xe9-\xff")
+    assert submissions.display_name(odd) == "caf\\xe9-\\xff"
+    assert submissions.display_name("tab\there") == "tab\\u0009here"
+    assert submissions.display_name("日本") == "日本"
 
 
 def test_find_impl_layouts(tmp_path):

@@ -34,11 +34,12 @@ def resolve_impl(value: str) -> Path:
     return path
 
 
-def use_impl(path: Path) -> None:
-    """Make ``path`` the folder lab packages are imported from."""
+def use_impl(path: Path, importable: bool = True) -> None:
+    """Make ``path`` the folder lab packages are imported from; with ``importable`` False
+    (``--sandbox``) it is never put on ``sys.path``."""
     global _impl_dir
     _impl_dir = path
-    if str(path) not in sys.path:
+    if importable and str(path) not in sys.path:
         sys.path.insert(0, str(path))
     _cache.clear()
 

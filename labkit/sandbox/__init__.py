@@ -14,7 +14,9 @@ every report stay in the trusted process, and student objects live in a child
 Fail closed: a child that exits, is killed by a limit, goes silent or garbles the protocol
 fails the test it was running (``SandboxCrash``), whatever the grader did with the exception;
 a missing report is a zero with the reason (``instructor``). The child runs in its own
-session with limits on memory, CPU, files and processes, as ``nobody`` when the grader is root,
+session with limits on memory, CPU, files and processes, as a uid of its own when the grader
+is root (``confine.expose`` makes a Python under ``/root`` readable to it; if it still cannot
+drop root it refuses, unless ``LABKIT_SANDBOX_ALLOW_ROOT=1``),
 and behind Landlock when the kernel has it (``confine``): it can read Python and its staging copy
 of the submission, write only its scratch folder, start no process and signal nobody.
 
@@ -57,9 +59,22 @@ def probe_layers() -> list[str]:
             sandbox.stop()
 
 
+def root_warning(layers: list[str]) -> str:
+    """The warning every gradebook row carries when the child stays root (allowed only with
+    ``LABKIT_SANDBOX_ALLOW_ROOT=1``), or ""."""
+    import os
+
+    if os.geteuid() != 0 or any(layer.startswith("user ") for layer in layers):
+        return ""
+    return ("warning: graded with the sandboxed child running as root (--allow-root): it could "
+            "reach other jobs' processes and outlive grading")
+
+
 def weak_spots(layers: list[str]) -> str:
     """A warning when the child could write the grading user's files (no Landlock, and the
     same user as the grader), or "" when it cannot."""
+    if root_warning(layers):
+        return root_warning(layers)
     if any(layer.startswith(("landlock", "user ")) for layer in layers):
         return ""
     return ("warning: this machine gives the sandboxed child neither Landlock nor a separate "
@@ -68,5 +83,5 @@ def weak_spots(layers: list[str]) -> str:
             "with Landlock (Linux 5.13+), or in a container such as Gradescope's.")
 
 
-__all__ = ["load_remote", "probe_layers", "weak_spots", "Sandbox", "Settings", "DEATHS", "shutdown_all", "RemoteModule",
-           "RemoteNode", "RemoteObject", "SandboxCrash"]
+__all__ = ["load_remote", "probe_layers", "root_warning", "weak_spots", "Sandbox", "Settings",
+           "DEATHS", "shutdown_all", "RemoteModule", "RemoteNode", "RemoteObject", "SandboxCrash"]

@@ -11,6 +11,9 @@
   in wall seconds (``<lab>`` is the short name);
 * ``slowdown_noop`` and ``slowdown_<lab>``: sandbox time / in-process time.
 
+``grading_ratio()`` (``python -m labkit.sandbox.bench --grading [lab ...]``) times every lab's
+whole grader suite on the reference, in-process and sandboxed, and gives the ratio.
+
 Measured with ``time.perf_counter`` here only; nothing asserts a speed.
 """
 
@@ -120,6 +123,44 @@ def bench() -> dict[str, float]:
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
 
 
+def grading_ratio(packages: list[str] | None = None) -> dict[str, float]:
+    """The whole cost, as an instructor sees it: each lab's grader suite on the reference, run
+    in-process and then with ``--sandbox``, side by side, in wall seconds
+    (``grade_<lab>_s_inprocess`` / ``_sandbox``), their sums (``grade_all_s_...``) and
+    ``grading_ratio`` (sandboxed / in-process, for all labs)."""
+    import os
+    import subprocess
+    import sys
+
+    from ..grading.labs import labs
+
+    out: dict[str, float] = {}
+    totals = {"inprocess": 0.0, "sandbox": 0.0}
+    with tempfile.TemporaryDirectory(prefix="labkit-grading-bench-") as tmp:
+        for lab in labs():
+            if packages and lab.package not in packages and lab.short not in packages:
+                continue
+            if not ((lab.grader_dir / "conftest.py").is_file()
+                    and (REPO / "reference" / lab.package / "__init__.py").is_file()):
+                continue
+            for mode in ("inprocess", "sandbox"):
+                cmd = [sys.executable, "-m", "pytest", str(lab.grader_dir), "--impl",
+                       "reference", "--report-dir", str(Path(tmp) / lab.short / mode), "-q",
+                       "-p", "no:cacheprovider", "-m", "not live", "-o", "timeout=900",
+                       *(["--sandbox"] if mode == "sandbox" else [])]
+                start = time.perf_counter()
+                subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=3600,
+                               env={**os.environ, "PYTHONHASHSEED": "0"})
+                seconds = time.perf_counter() - start
+                out[f"grade_{lab.short}_s_{mode}"] = seconds
+                totals[mode] += seconds
+    if totals["inprocess"]:
+        out["grade_all_s_inprocess"] = totals["inprocess"]
+        out["grade_all_s_sandbox"] = totals["sandbox"]
+        out["grading_ratio"] = totals["sandbox"] / totals["inprocess"]
+    return {k: round(v, 2) for k, v in out.items()}
+
+
 def _import_reference(package: str):
     """``reference/<package>`` under a private module name (not the graded ``package``)."""
     import importlib.util
@@ -137,5 +178,8 @@ def _import_reference(package: str):
 
 
 if __name__ == "__main__":
-    for name, value in bench().items():
+    import sys as _sys
+
+    results = grading_ratio(_sys.argv[2:]) if _sys.argv[1:2] == ["--grading"] else bench()
+    for name, value in results.items():
         print(f"  {name:<36} {value:,}")

@@ -34,6 +34,7 @@ from ..node import Node, Request
 from ..storage import Storage, to_json
 
 ACTIONS: list[list] = []          # what handlers did since the last reply, in order
+PREFETCHED: list = []             # results of the calls a node event was asked to prefetch
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -247,19 +248,29 @@ def _mirror_str(self: BaseException) -> str:
     return text if isinstance(text, str) else BaseException.__str__(self)
 
 
+MAX_TEXT = 4000          # characters of an exception's message sent to the grader
+
+
 def safe_str(exc: BaseException) -> str:
     try:
-        return str(exc)
+        text = str(exc)
     except Exception:  # noqa: BLE001 - a student __str__ that raises
         return f"<{type(exc).__name__} whose str() raised>"
+    if not isinstance(text, str):
+        return f"<{type(exc).__name__} whose str() is not text>"
+    if len(text) > MAX_TEXT:
+        text = text[:MAX_TEXT] + f"... ({len(text) - MAX_TEXT:,} more characters cut)"
+    return text
 
 
 def frames_of(exc: BaseException) -> list[list]:
+    """``[file, line, function, source line]`` per frame, the source read here (from the
+    child's copy of the submission): the grader never reads a file the child names."""
     out = []
-    for f in traceback.extract_tb(exc.__traceback__):
+    for f in traceback.extract_tb(exc.__traceback__)[-60:]:
         if os.path.dirname(os.path.abspath(f.filename)) == _HERE:
             continue                              # the child's own plumbing
-        out.append([f.filename, f.lineno or 0, f.name])
+        out.append([f.filename[:500], f.lineno or 0, str(f.name)[:100], (f.line or "")[:300]])
     return out[-40:]
 
 
@@ -324,7 +335,10 @@ class Server:
     def result(self, reply: dict) -> Any:
         if "err" in reply:
             raise self.codec.decode(reply["err"])
-        return self.codec.decode(reply.get("ok"))
+        value = self.codec.decode(reply.get("ok"))
+        if "own" in reply:
+            self.codec.keep_handed(value, reply["own"])
+        return value
 
     def outgoing(self) -> dict:
         released = self.codec.take_released()
@@ -341,11 +355,14 @@ class Server:
         outer = ACTIONS[:]                         # a nested request (inside a callback)
         del ACTIONS[:]
         try:
+            reply = {}
             if op == "ev":
                 value = self.event(frame)
             else:
-                value = self.codec.encode(self.generic(op, frame))
-            reply = {"ok": value}
+                value, plain = self.codec.encode_fast(self.generic(op, frame))
+                if plain:
+                    reply["plain"] = 1                 # the grader need not decode it
+            reply["ok"] = value
         except BaseException as exc:  # noqa: BLE001 - everything the student raises goes back
             try:
                 reply = {"err": self.codec.encode_exception(exc)}
@@ -354,6 +371,9 @@ class Server:
                     RuntimeError(f"{type(exc).__name__} that could not be sent back: {bad}"))}
         if ACTIONS:
             reply["act"] = list(ACTIONS)
+        if PREFETCHED:
+            reply["w"] = list(PREFETCHED)
+            del PREFETCHED[:]
         ACTIONS[:] = outer
         return reply
 
@@ -378,7 +398,19 @@ class Server:
             node.on_start()
         else:
             raise ProtocolError(f"unknown event kind {kind!r}")
+        watch = frame.get("watch")
+        if watch:
+            PREFETCHED[:] = [self.prefetch(node, call) for call in watch]
         return None
+
+    def prefetch(self, node: Node, call: list) -> list | None:
+        """What the grader asked this node right after its last event, asked again now
+        (``RemoteNode._lk_callm``): ``[value]``, or None if it raised or cannot travel."""
+        try:
+            payload, plain = self.codec.encode_fast(getattr(node, call[0])(*call[1]))
+            return [payload, 1] if plain else [payload]
+        except BaseException:  # noqa: BLE001 - the grader's own call will meet the error
+            return None
 
     def new_node(self, frame: dict) -> int:
         ctx = self.contexts.get(frame["ctx"])
@@ -435,12 +467,8 @@ def main() -> None:
     proto_in, proto_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    out = os.open(os.path.join(config["scratch"], "output.txt"),
-                  os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    for fd in (devnull, out):
-        os.close(fd)
+    os.close(devnull)
+    os.dup2(2, 1)                  # stdout and stderr: the file the grader opened for them
     layers = confine.set_rlimits(config["memory_mb"], config["cpu_s"])
     if config.get("user"):
         needs = confine.python_trees()[:1] + [os.path.dirname(os.__file__), config["lib"],
@@ -449,6 +477,10 @@ def main() -> None:
             layers.append(f"user {config['user']}")
         else:
             layers.append(f"not {config['user']}: it cannot read Python or the staging copy")
+    if os.geteuid() == 0 and not config.get("allow_root"):   # never run student code as root
+        why = layers[-1] if config.get("user") else "no user to become was given"
+        Channel(proto_in, proto_out, serve=lambda f: {}).send({"layers": layers, "refused": why})
+        os._exit(0)
     if confine.forbid_processes():
         layers.append("no new processes")
     if config.get("landlock", True):

@@ -71,11 +71,14 @@ def die_with_parent(parent: int) -> bool:
 
 def become(user: str, needs: list[str]) -> bool:
     """Switch to ``user`` (a name or "uid:gid") if we are root and that user can read every
-    path of ``needs`` (Python itself, the staging copy); True if it happened."""
+    path of ``needs`` (Python itself, the staging copy), if need be after ``expose``; True if
+    it happened."""
     if os.geteuid() != 0 or not user:
         return False
     try:
         uid, gid = user_ids(user)
+        if not all(readable_by(path, uid, gid) for path in needs):
+            expose(needs, uid, gid)
         if not all(readable_by(path, uid, gid) for path in needs):
             return False
         os.setgroups([])
@@ -84,6 +87,79 @@ def become(user: str, needs: list[str]) -> bool:
     except (KeyError, ValueError, OSError):
         return False
     return os.geteuid() == uid
+
+
+_CLONE_NEWNS = 0x00020000
+_MS_BIND, _MS_REC, _MS_PRIVATE, _MS_NOSUID, _MS_NODEV = 4096, 16384, 1 << 18, 2, 4
+
+
+def expose(paths: list[str], uid: int, gid: int) -> bool:
+    """Make ``paths`` readable by ``uid`` in this process only (root, Linux): in a mount
+    namespace of its own, the first folder above a path that ``uid`` cannot enter (Python
+    installed under ``/root``, mode 700) is covered by an empty tmpfs, and the path alone is
+    bind-mounted back at its place inside it. The rest of that folder is hidden; nothing
+    changes for any other process. True if every path is readable afterwards."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        return False
+    wanted = sorted({os.path.realpath(p) for p in paths if not readable_by(p, uid, gid)})
+    wanted = [p for p in wanted if not any(p.startswith(q + os.sep) for q in wanted)]
+    if not wanted:
+        return True
+    blockers = {}
+    for path in wanted:
+        blocker = _first_closed_folder(path, uid, gid)
+        if blocker is None:
+            return False                      # the path itself is unreadable: nothing to do
+        blockers[path] = blocker
+    tops = sorted(set(blockers.values()))
+    tops = [b for b in tops if not any(b.startswith(t + os.sep) for t in tops)]
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(_CLONE_NEWNS) != 0:
+            return False
+        if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+            return False
+        fds = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in wanted}
+        old_umask = os.umask(0o022)
+        try:
+            for top in tops:
+                if libc.mount(b"tmpfs", top.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
+                              b"mode=755") != 0:
+                    return False
+            for path, fd in fds.items():
+                os.makedirs(path, exist_ok=True)
+                if libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None,
+                              _MS_BIND | _MS_REC, None) != 0:
+                    return False
+        finally:
+            os.umask(old_umask)
+            for fd in fds.values():
+                os.close(fd)
+    except (OSError, AttributeError):
+        return False
+    return all(readable_by(p, uid, gid) for p in paths)
+
+
+def _first_closed_folder(path: str, uid: int, gid: int) -> str | None:
+    """The outermost folder above ``path`` that ``uid`` cannot enter, or None."""
+    parts = path.split(os.sep)
+    for i in range(2, len(parts)):
+        folder = os.sep.join(parts[:i])
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return None
+        if not _allowed(st, uid, gid, 1):
+            return folder
+    return None
+
+
+def _allowed(st: os.stat_result, uid: int, gid: int, bits: int) -> bool:
+    if st.st_uid == uid:
+        return bool(st.st_mode & (bits << 6))
+    if st.st_gid == gid:
+        return bool(st.st_mode & (bits << 3))
+    return bool(st.st_mode & bits)
 
 
 def readable_by(path: str, uid: int, gid: int) -> bool:

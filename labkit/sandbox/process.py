@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import SubmissionError
+from ..errors import GraderBug, SubmissionError
 from ..grading.labs import REPO
 from . import procs
 from .protocol import TAG, Channel, ChannelClosed, ChannelTimeout, ProtocolError
-from .remote import (SPECIAL_NAMES, ParentCodec, RemoteMeta, RemoteModule, RemoteNode,
-                     RemoteNodeMeta, RemoteObject, SandboxCrash, _method, attach_traceback,
-                     stale, student_frames)
+from .remote import (MAX_TEXT, SPECIAL_NAMES, ParentCodec, RemoteMeta, RemoteModule,
+                     RemoteNode, RemoteNodeMeta, RemoteObject, SandboxCrash, _method,
+                     attach_traceback, stale, student_frames)
 
 DEATHS: list[str] = []          # every unexpected end of a child, in order (for the pytest hook)
 # Set by the pytest hook: a crash poisons the rest of its test (no new child until the next
@@ -61,11 +61,27 @@ class Settings:
         default_factory=lambda: float(_env_int("LABKIT_SANDBOX_CALL_TIMEOUT", 60)))
     import_timeout: float = field(
         default_factory=lambda: float(_env_int("LABKIT_SANDBOX_IMPORT_TIMEOUT", 30)))
+    # Who the child becomes when the grader is root: "auto" (a fresh uid of its own for every
+    # child, in UID_RANGE: no two children, of one job or of two, share a user), a user name,
+    # or "uid:gid"; "" to stay root (then ``allow_root`` must say so).
     user: str = field(default_factory=lambda: os.environ.get(
-        "LABKIT_SANDBOX_USER", "nobody" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""))
+        "LABKIT_SANDBOX_USER", "auto" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""))
+    allow_root: bool = field(
+        default_factory=lambda: os.environ.get("LABKIT_SANDBOX_ALLOW_ROOT", "") == "1")
     landlock: bool = field(
         default_factory=lambda: os.environ.get("LABKIT_SANDBOX_LANDLOCK", "1") != "0")
     max_copy_mb: int = 50
+
+
+def refusal(why: str) -> str:
+    """Why sandboxed grading will not run as root, and how to fix it."""
+    return (f"sandboxed grading refuses to run: the grader is root and the sandboxed child could "
+            f"not become an unprivileged user ({why}); as root, student code could reach other "
+            f"jobs' processes and outlive grading. Fix: use a Python that other users can "
+            f"read (a venv outside /root, or `chmod -R a+rX` on the installation; the "
+            f"Gradescope bundle does this itself), or grade as an ordinary user. To grade "
+            f"anyway, knowing the risk: LABKIT_SANDBOX_ALLOW_ROOT=1 (grade_class --allow-root), "
+            f"and every gradebook row says so.")
 
 
 # ----- staging -----------------------------------------------------------------------------------
@@ -129,14 +145,25 @@ def _copy_tree(src: Path, dst: Path, keep, limit_mb: int) -> None:
             os.chmod(dst / rel / name, 0o644)
 
 
-def _scratch(settings: Settings) -> Path:
+UID_RANGE = (3_000_000, 4_000_000)      # the uids "auto" picks from (no user has them)
+
+
+def child_user(user: str) -> str:
+    """The user a new child becomes: a fresh "uid:gid" for "auto", else ``user`` itself."""
+    if user == "auto":
+        uid = UID_RANGE[0] + secrets.randbelow(UID_RANGE[1] - UID_RANGE[0])
+        return f"{uid}:{uid}"
+    return user
+
+
+def _scratch(user: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix="labkit-scratch-"))
     os.chmod(path, 0o700)
-    if settings.user and os.geteuid() == 0:
+    if user and os.geteuid() == 0:
         try:
             from .confine import user_ids
 
-            uid, gid = user_ids(settings.user)
+            uid, gid = user_ids(user)
             os.chown(path, uid, gid)
         except (KeyError, ValueError, OSError):
             pass
@@ -158,10 +185,13 @@ class Sandbox:
         self.codec: ParentCodec | None = None
         self.token = ""
         self.scratch: Path | None = None
+        self.user = ""                   # who the current child runs as ("uid:gid")
+        self.output: int | None = None   # our descriptor of the child's stdout and stderr
         self.layers: list[str] = []
         self.classes: dict[tuple, type] = {}
         self.modules: dict[str, RemoteModule] = {}
         self._freectx: list[int] = []
+        self.epoch = 0                   # requests sent so far (prefetched values need it still)
         self.poison = ""                 # why this test cannot use the sandbox any more
         self.staging = staging(self.source, self.settings)
         _LIVE.add(self)
@@ -191,23 +221,29 @@ class Sandbox:
         self.stop()
         self.gen += 1
         self.token = secrets.token_hex(12)
-        self.scratch = _scratch(self.settings)
+        self.user = child_user(self.settings.user) if os.geteuid() == 0 else ""
+        self.scratch = _scratch(self.user)
         st = self.staging
         config = {"parent": os.getpid(), "package": self.package, "lib": str(st.lib),
                   "impl": str(st.impl), "scratch": str(self.scratch),
                   "memory_mb": self.settings.memory_mb, "cpu_s": self.settings.cpu_s,
-                  "user": self.settings.user, "landlock": self.settings.landlock}
+                  "user": self.user, "landlock": self.settings.landlock,
+                  "allow_root": self.settings.allow_root}
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(st.lib), "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONNOUSERSITE": "1", "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
                "LANG": "C.UTF-8", "HOME": str(self.scratch), "TMPDIR": str(self.scratch),
                "LABKIT_SANDBOX_TOKEN": self.token}
         if "LABKIT_JOB_TOKEN" in os.environ:        # grade_class finds a job's processes by it
             env["LABKIT_JOB_TOKEN"] = os.environ["LABKIT_JOB_TOKEN"]
-        with open(self.scratch / "startup.txt", "wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-s", "-m", "labkit.sandbox.child", json.dumps(config)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, cwd=self.scratch,
-                env=env, start_new_session=True, close_fds=True)
+        # The child's stdout and stderr: a file this process opened and keeps open, read
+        # through its own descriptor (never by name: the child could put a link there).
+        self._close_output()
+        self.output = os.open(self.scratch / "output.txt",
+                              os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-s", "-m", "labkit.sandbox.child", json.dumps(config)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.output,
+            cwd=self.scratch, env=env, start_new_session=True, close_fds=True)
         self.codec = ParentCodec(self, self.gen)
         self.channel = Channel(self.proc.stdout.fileno(), self.proc.stdin.fileno(),
                                serve=self.serve, timeout=self.settings.import_timeout,
@@ -218,7 +254,17 @@ class Sandbox:
             raise self._died(exc, f"importing {self.package}") from None
         self.channel.timeout = self.settings.call_timeout
         self.layers = [str(x) for x in hello.get("layers", [])][:10]
+        if "refused" in hello:
+            self.stop()
+            raise GraderBug(refusal(str(hello["refused"])[:200]))
         return hello
+
+    def _own_uid(self) -> int | None:
+        """The uid of the child when it is its own ("auto"): every process of that uid is part
+        of it, whatever its session, parent or environment."""
+        if self.settings.user != "auto" or not self.user or "user " not in " ".join(self.layers):
+            return None
+        return int(self.user.split(":")[0])
 
     def _alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -246,14 +292,24 @@ class Sandbox:
                     pipe.close()
                 except OSError:
                     pass
-            procs.kill_tree(proc.pid, proc.pid, f"LABKIT_SANDBOX_TOKEN={self.token}")
+            procs.kill_tree(proc.pid, proc.pid, f"LABKIT_SANDBOX_TOKEN={self.token}",
+                            uid=self._own_uid())
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+        self._close_output()
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
+
+    def _close_output(self) -> None:
+        if self.output is not None:
+            try:
+                os.close(self.output)
+            except OSError:
+                pass
+            self.output = None
 
     def _died(self, exc: BaseException, doing: str = "running your code") -> SandboxCrash:
         """The child failed us: record why, kill it, and say it in one sentence."""
@@ -297,18 +353,16 @@ class Sandbox:
         return SandboxCrash(message)
 
     def _last_output(self) -> str:
-        if self.scratch is None:
+        """The last 400 characters the child printed, read through our own descriptor."""
+        if self.output is None:
             return ""
-        chunks = []
-        for name in ("startup.txt", "output.txt"):
-            try:
-                with open(self.scratch / name, "rb") as f:
-                    f.seek(0, os.SEEK_END)
-                    f.seek(max(0, f.tell() - 400))
-                    chunks.append(f.read().decode("utf-8", "replace"))
-            except OSError:
-                pass
-        text = " | ".join(line.strip() for c in chunks for line in c.splitlines() if line.strip())
+        try:
+            size = os.fstat(self.output).st_size
+            data = os.pread(self.output, 400, max(0, size - 400))
+        except OSError:
+            return ""
+        text = data.decode("utf-8", "replace")
+        text = " | ".join(line.strip() for line in text.splitlines() if line.strip())
         return self.staging.map_text(text[-400:])
 
     # -- requests --
@@ -327,10 +381,15 @@ class Sandbox:
         self._apply(reply.get("act"))
         if "err" in reply:
             raise self._decoded(self._decode_error, reply["err"])
-        return None if node is not None else self._decoded(codec.decode, reply.get("ok"))
+        if node is not None:
+            return None
+        if reply.get("plain") == 1:
+            return reply.get("ok")           # plain JSON data: nothing in it to interpret
+        return self._decoded(codec.decode, reply.get("ok"))
 
-    def event(self, frame: dict, gen: int) -> None:
-        """A node event: the hot path (the frame is plain JSON already)."""
+    def event(self, frame: dict, gen: int) -> dict | None:
+        """A node event: the hot path (the frame is plain JSON already). Returns the results of
+        the prefetched calls (``RemoteNode._lk_callm``), by call key, still encoded."""
         if gen != self.gen or self.channel is None:
             raise stale("node")
         reply = self._request(frame)
@@ -339,6 +398,19 @@ class Sandbox:
             self._apply(act)
         if "err" in reply:
             raise self._decoded(self._decode_error, reply["err"])
+        results = reply.get("w")
+        if not results or not isinstance(results, list):
+            return None
+        watch = frame.get("watch") or []
+        return {json.dumps(call): value for call, value in zip(watch, results)
+                if isinstance(value, list) and len(value) in (1, 2)}
+
+    def cached_value(self, value: list) -> Any:
+        """A prefetched result (``[encoded value]``, or ``[value, 1]`` when it is plain JSON
+        data), decoded now that it is used."""
+        if len(value) == 2 and value[1] == 1:
+            return value[0]
+        return self._decoded(self.codec.decode, value[0])
 
     def _decoded(self, fn, *args: Any) -> Any:
         """Decode what the child sent; anything malformed is a protocol breach (a crash)."""
@@ -352,6 +424,7 @@ class Sandbox:
 
     def _request(self, frame: dict) -> dict:
         channel = self.channel
+        self.epoch += 1
         try:
             return channel.request(frame)
         except ProtocolError as exc:
@@ -428,7 +501,11 @@ class Sandbox:
             args, kwargs = codec.decode(frame.get("a", [])), codec.decode(frame.get("kw", {}))
             if type(args) is not list or type(kwargs) is not dict:
                 raise ProtocolError("malformed callback arguments")
-            return {"ok": codec.encode(obj(*args, **kwargs))}
+            result = obj(*args, **kwargs)
+            reply = {"ok": codec.encode(result)}
+            if type(result) in (list, dict, set):       # may come back: ``result is value``
+                reply["own"] = codec.lend_result(result)
+            return reply
         except BaseException as exc:  # noqa: BLE001 - sorted below
             if _aborts(exc):
                 raise
@@ -491,7 +568,7 @@ class Sandbox:
         if not issubclass(cls, Exception):
             cls = self.exit_mirror(cls)
         args = codec.decode(v.get("args"))
-        args = args if isinstance(args, list) else []
+        args = [_bounded(a) for a in args[:20]] if isinstance(args, list) else []
         try:
             exc = cls.__new__(cls, *args)
         except Exception:  # noqa: BLE001 - a class whose __new__ wants other arguments
@@ -501,7 +578,7 @@ class Sandbox:
         except (TypeError, AttributeError):
             pass
         text = v.get("str")
-        exc._lk_str = self.staging.map_text(text) if isinstance(text, str) else ""
+        exc._lk_str = self.staging.map_text(_bounded(text)) if isinstance(text, str) else ""
         attrs = codec.decode(v.get("attrs", {}))
         for k, x in (attrs.items() if isinstance(attrs, dict) else ()):
             if isinstance(k, str) and k.isidentifier() and not k.startswith("_"):
@@ -522,7 +599,7 @@ class Sandbox:
         cause = v.get("cause")
         if isinstance(cause, dict) and cause.get(TAG) == "x" and depth < 5:
             exc.__cause__ = self.rebuild_exception(cause, codec, depth + 1)
-        return attach_traceback(exc, student_frames(v.get("tb"), self.staging.to_original))
+        return attach_traceback(exc, student_frames(v.get("tb"), self.staging))
 
 
 _SHAPES = {"s": (4, (str, str)), "t": (5, (str, (int, float), (str, type(None)))),
@@ -536,6 +613,13 @@ def check_action(action: list) -> None:
     if shape is None or len(action) != shape[0] or not all(
             isinstance(x, t) for x, t in zip(action[2:], shape[1])):
         raise ProtocolError(f"a malformed action {str(action)[:80]}")
+
+
+def _bounded(value: Any) -> Any:
+    """A text argument of an exception from the child, cut to ``MAX_TEXT`` characters."""
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return f"{value[:MAX_TEXT]}... ({len(value) - MAX_TEXT:,} more characters cut)"
+    return value
 
 
 def _mirror_str(self: BaseException) -> str:

@@ -54,9 +54,21 @@ def _has_token(pid: int, token: bytes) -> bool:
         return False
 
 
-def stragglers(root: int, pgid: int, marker: str) -> list[int]:
-    """Every live process belonging to ``root``: its process group, its descendants, and any
-    process whose environment holds ``marker`` (``NAME=token``)."""
+def _uid(pid: int) -> int | None:
+    try:
+        with open(f"{_PROC}/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def stragglers(root: int, pgid: int, marker: str, uid: int | None = None) -> list[int]:
+    """Every live process belonging to ``root``: its process group, its descendants, any
+    process whose environment holds ``marker`` (``NAME=token``), and, when the child had a
+    uid of its own, every process of that uid (a daemon that cleared its environment too)."""
     if not os.path.isdir(_PROC):
         return []
     me = os.getpid()
@@ -80,11 +92,14 @@ def stragglers(root: int, pgid: int, marker: str) -> list[int]:
     for pid, (ppid, _) in table.items():          # tokens: orphans re-parented to us, setsid'd
         if tok and pid not in mine and pid != me and _has_token(pid, tok):
             mine.add(pid)
+        elif uid is not None and pid not in mine and pid != me and _uid(pid) == uid:
+            mine.add(pid)
     mine.discard(me)
     return sorted(mine)
 
 
-def kill_tree(root: int, pgid: int, marker: str, rounds: int = 50) -> int:
+def kill_tree(root: int, pgid: int, marker: str, rounds: int = 50,
+              uid: int | None = None) -> int:
     """SIGKILL everything ``stragglers`` finds until nothing is left; returns how many."""
     killed: set[int] = set()
     for _ in range(rounds):
@@ -92,7 +107,7 @@ def kill_tree(root: int, pgid: int, marker: str, rounds: int = 50) -> int:
             os.killpg(pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError, OSError):
             pass
-        found = [p for p in stragglers(root, pgid, marker) if _alive(p)]
+        found = [p for p in stragglers(root, pgid, marker, uid) if _alive(p)]
         if not found:
             break
         for pid in found:

@@ -35,6 +35,7 @@ from typing import Any, Callable
 TAG = "__lk__"
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024          # a child cannot make the grader allocate more than this
+MAX_HANDED = 4096                     # containers remembered for identity (Codec.handed)
 _dumps = json.JSONEncoder(separators=(",", ":")).encode      # ASCII: no encoding surprises
 _loads = json.JSONDecoder().decode
 
@@ -153,6 +154,20 @@ class Codec:
         self._next_ref = 1
         self.proxies: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
         self.released: deque[int] = deque()
+        # Containers the other side handed us as the result of a call, by id: handed back,
+        # they travel as a reference to the other side's own object, so that "returns what
+        # fn returned" holds by identity (``result is value``), as in-process.
+        self.handed: dict[int, tuple[Any, int]] = {}
+
+    def keep_handed(self, value: Any, ref: Any) -> None:
+        if type(value) in (list, dict, set) and type(ref) is int:
+            self.handed[id(value)] = (value, ref)
+            while len(self.handed) > MAX_HANDED:
+                del self.handed[next(iter(self.handed))]
+
+    def _handed_ref(self, v: Any) -> Any:
+        entry = self.handed.get(id(v))
+        return {TAG: "r", "ref": entry[1]} if entry is not None and entry[0] is v else None
 
     # -- references --
 
@@ -210,6 +225,10 @@ class Codec:
             return v
         if t is float:
             return v if math.isfinite(v) else {TAG: "f", "v": repr(v)}
+        if self.handed and (t is list or t is dict or t is set):
+            ref = self._handed_ref(v)
+            if ref is not None:
+                return ref
         if t is list:
             return [self.encode(x) for x in v]
         if t is dict:
@@ -223,6 +242,19 @@ class Codec:
         if t is bytes:
             return {TAG: "y", "v": base64.b64encode(v).decode("ascii")}
         return self.encode_other(v)
+
+    def encode_fast(self, v: Any) -> tuple[Any, bool]:
+        """``(payload, plain)``: a value that is plain JSON already (no tuple, no set, no
+        non-string key, no special float, no tag) travels as itself, checked at C speed
+        (dump, load, compare); anything else is encoded by ``encode``."""
+        if type(v) in (dict, list) and not (self.handed and self._handed_ref(v)):
+            try:
+                text = _dumps(v)
+                if '"__lk__"' not in text and _loads(text) == v:
+                    return v, True
+            except (TypeError, ValueError, RecursionError):
+                pass
+        return self.encode(v), False
 
     def encode_other(self, v: Any) -> Any:  # pragma: no cover - each side defines it
         raise NotImplementedError

@@ -1,6 +1,6 @@
 """The ``--sandbox`` switch of the grading plugin.
 
-``enable(config)`` turns on sandboxed imports in the loader and registers ``SandboxPlugin``:
+``enable(config, impl)`` turns on sandboxed imports in the loader and registers ``SandboxPlugin``:
 
 * a test during which a sandboxed child died (exit, a limit, silence, a garbled protocol) fails
   with that reason even if the grader's code caught the exception: a crash is never a pass;
@@ -10,6 +10,9 @@
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,10 +38,20 @@ class SandboxPlugin:
         process.shutdown_all()
 
 
-def enable(config: pytest.Config) -> None:
+def enable(config: pytest.Config, impl: Path | None = None) -> None:
+    """Sandboxed grading of the submission folder ``impl``. Importing this module has already
+    imported the whole sandbox (``secrets``, ``ctypes`` and the rest of what it needs), and
+    ``impl`` is never put on this process's ``sys.path``: a submission that ships a module named
+    like one the grader imports later (``hmac.py``, ``ctypes/``) is only ever seen by the
+    child, which imports from its own copy of the submission."""
     from ..grading import loader
 
     loader.use_sandbox(True)
+    if impl is None:                               # the folder was chosen (and put on sys.path)
+        impl = loader.impl_dir()                   # already: an older plugin; taken off below
+    loader.use_impl(impl, importable=False)
+    if str(impl) in sys.path:                      # put there by hand: take it out again
+        sys.path[:] = [p for p in sys.path if p != str(impl)]
     process.TEST_SCOPED = True
     if not config.pluginmanager.has_plugin("labkit-sandbox"):
         config.pluginmanager.register(SandboxPlugin(), "labkit-sandbox")

@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import json
+import linecache
+import os
 import weakref
 from pathlib import Path
 from types import ModuleType
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ContractError, StudentCodeError
 from ..node import Node, Request
-from ..simulator import describe_event, is_student_file
+from ..simulator import describe_event
 from .protocol import TAG, Codec, ProtocolError, class_tag
 from .tracebacks import fake_traceback
 
@@ -38,11 +40,15 @@ def _loads(data: str) -> Any:
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"an action whose payload is not JSON ({str(exc)[:80]})") from None
 
-# Special methods a proxy class forwards when the student's class defines them (iteration is
-# always forwarded, as a list).
-SPECIAL_NAMES = frozenset(("__len__", "__contains__", "__getitem__", "__setitem__", "__delitem__",
-                           "__eq__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__bool__",
-                           "__str__", "__repr__", "__call__"))
+# Special methods a proxy class forwards when the student's class defines them: only calling
+# it (a named call whose result travels as data; iteration is always forwarded, the child
+# turning the object into a list). Never ``__eq__``, ``__hash__``, ``__bool__``, ``__len__``,
+# ``__str__`` and the like: the grader compares and prints values, and a proxy of a student
+# object is no value (it is equal to itself only, true, and shown as what it is), so an object
+# that "equals everything" earns nothing.
+SPECIAL_NAMES = frozenset(("__call__",))
+MAX_LOG = 2000           # characters of one log line of a node kept in the trace
+MAX_TEXT = 4000          # characters of an exception's message (and of each text argument)
 
 
 class SandboxCrash(StudentCodeError):
@@ -61,6 +67,17 @@ class ParentCodec(Codec):
         super().__init__()
         self.sandbox = sandbox
         self.gen = gen
+        self._lent: list[int] = []          # refs of callback results, oldest first
+
+    def lend_result(self, value: Any) -> int:
+        """A reference for a container a grader callback returned (the child sends it back as
+        that reference if student code returns the very object); the last few are kept."""
+        ref = self.reserve()
+        self.bind_ref(ref, value)
+        self._lent.append(ref)
+        if len(self._lent) > 4096:
+            self.drop([self._lent.pop(0)])
+        return ref
 
     # -- encoding: what we send to the child --
 
@@ -222,6 +239,11 @@ class RemoteObject(_Bound, metaclass=RemoteMeta):
     def __iter__(self):
         return iter(self._lk_sandbox.call({"op": "iter", "obj": self}))
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object of the submission>"
+
+    __str__ = __repr__
+
 
 class RemoteFunction(_Bound):
     """A proxy of a student function (module-level ones survive a restart of the child)."""
@@ -304,6 +326,33 @@ class RemoteNode(_Bound, Node, metaclass=RemoteNodeMeta):
             raise AttributeError(name)
         return self._lk_getattr(name)
 
+    # -- accessors read right after an event (a checker's raft_state()): prefetched --
+    #
+    # A checker that reads a node after every event it handles would cost a second round trip
+    # per event. So the calls a grader makes on a node right after that node's event (nothing
+    # else sent to the child in between) are remembered, and after the node's next event the
+    # child makes the same calls, in the same order, and sends the results with the actions.
+    # A result is used once, and only if nothing at all was sent to the child since that event
+    # (the child's state is then exactly what the call would see); otherwise the call goes to
+    # the child as usual. Calls the grader stops making are not made again.
+
+    _lk_cached: dict | None = None
+    _lk_cache_epoch = -1
+    _lk_watch: tuple = ()
+    _lk_next_watch: list | None = None
+
+    def _lk_callm(self, name: str, args: tuple, kwargs: dict) -> Any:
+        sb = self._lk_sandbox
+        key = _watch_key(name, args, kwargs)
+        fresh = sb.epoch == self._lk_cache_epoch and self._lk_gen == sb.gen
+        if key is not None and fresh:
+            if self._lk_next_watch is not None and len(self._lk_next_watch) < 8:
+                self._lk_next_watch.append([name, list(args)])
+            cached = self._lk_cached.pop(key, None) if self._lk_cached else None
+            if cached is not None:
+                return sb.cached_value(cached)
+        return _Bound._lk_callm(self, name, args, kwargs)
+
     # -- events --
 
     def on_start(self) -> None:
@@ -324,8 +373,14 @@ class RemoteNode(_Bound, Node, metaclass=RemoteNodeMeta):
         if self.storage.writes != self._lk_writes:        # someone else wrote: resend it all
             frame["sync"] = self.storage.raw()
             self._lk_writes = self.storage.writes
+        if self._lk_next_watch:
+            frame["watch"] = self._lk_watch = self._lk_next_watch
+        self._lk_cached, self._lk_next_watch = None, []
         try:
-            self._lk_sandbox.event(frame, self._lk_gen)
+            prefetched = self._lk_sandbox.event(frame, self._lk_gen)
+            if prefetched is not None:
+                self._lk_cached = prefetched
+            self._lk_cache_epoch = self._lk_sandbox.epoch
         except SandboxCrash as crash:
             what = {"s": "on_start", "m": lambda: ("message", args[0], json.dumps(args[1])),
                     "t": lambda: ("timer", args[0]), "q": lambda: ("request", args[2])}[kind]
@@ -352,7 +407,9 @@ class RemoteNode(_Bound, Node, metaclass=RemoteNodeMeta):
         elif kind == "c":
             rt.cancel_timer(self.id, action[2])
         elif kind == "l":
-            rt.log(self.id, str(action[2]))
+            text = str(action[2])
+            rt.log(self.id, text if len(text) <= MAX_LOG else
+                   f"{text[:MAX_LOG]}... ({len(text) - MAX_LOG:,} more characters cut)")
         elif kind == "a":
             rt.apply(self.id, action[2], _loads(action[3]))
         elif kind == "p":
@@ -365,20 +422,46 @@ class RemoteNode(_Bound, Node, metaclass=RemoteNodeMeta):
             raise ProtocolError(f"unknown action {kind!r}")
 
 
-def student_frames(frames: Any, mapper: Any) -> list[tuple[str, int, str]]:
-    """The frames of an exception reported by the child that are in student files, with the
-    staging paths turned back into the submission's own paths."""
+def _watch_key(name: str, args: tuple, kwargs: dict) -> str | None:
+    """A key for a call whose arguments are plain JSON scalars (what accessors take)."""
+    if kwargs or not all(type(a) in (str, int, float, bool, type(None)) for a in args):
+        return None
+    return json.dumps([name, list(args)])
+
+
+def student_frames(frames: Any, staging: Any) -> list[tuple[str, int, str]]:
+    """The frames of an exception reported by the child that are in its copy of the
+    submission, with the staging paths turned back into the submission's own paths. The source
+    line of each comes from the child (it read its own copy) and is put in ``linecache``, so
+    formatting the traceback here never reads a file: a frame naming any other file (the
+    grader's, ``/proc/self/environ``) is dropped."""
     out = []
     if not isinstance(frames, list):
         return out
+    prefix = str(staging.impl) + os.sep
     for f in frames[-40:]:
-        if not (isinstance(f, list) and len(f) == 3 and isinstance(f[0], str)
-                and isinstance(f[1], int) and isinstance(f[2], str)):
+        if not (isinstance(f, list) and len(f) in (3, 4) and isinstance(f[0], str)
+                and type(f[1]) is int and isinstance(f[2], str)):
             continue
-        path = mapper(f[0])
-        if is_student_file(path):
-            out.append((path, f[1], f[2]))
+        raw = os.path.normpath(f[0])
+        if not raw.startswith(prefix) or not 0 < f[1] <= 20_000:
+            continue
+        path = staging.to_original(raw)
+        line = f[3] if len(f) == 4 and isinstance(f[3], str) else ""
+        _remember_line(path, f[1], line[:300])
+        out.append((path, f[1], f[2][:100]))
     return out
+
+
+def _remember_line(path: str, lineno: int, text: str) -> None:
+    """Put ``text`` in ``linecache`` as line ``lineno`` of ``path``, as an entry that is never
+    checked against the disk (mtime None: ``checkcache`` leaves it alone)."""
+    entry = linecache.cache.get(path)
+    lines = list(entry[2]) if entry is not None and entry[1] is None else []
+    if lineno > len(lines):
+        lines += ["\n"] * (lineno - len(lines))
+    lines[lineno - 1] = text.replace("\n", " ") + "\n"
+    linecache.cache[path] = (sum(map(len, lines)), None, lines, path)
 
 
 def attach_traceback(exc: BaseException, frames: list[tuple[str, int, str]]) -> BaseException:
