@@ -15,7 +15,7 @@ from graderun import BUGGY, REPO, grade
 
 TEN_CONSTANTS = REPO / "tests" / "trust" / "lab2_ten_constants"
 VARIANT = BUGGY / "lab2_raft" / "no_up_to_date_check"
-GENERATED = ("-m", "not live", "-k", "election_generated or unreliable_generated")
+GENERATED = ("-m", "not live", "-k", "generated")
 
 
 def test_local_constants_are_switched_off(tmp_path, monkeypatch):
@@ -32,6 +32,38 @@ def test_local_constants_are_switched_off(tmp_path, monkeypatch):
         assert len(providers._get_local_constants()) == 0
     finally:
         sys.modules.pop("student_constants", None)
+
+
+def _drawn_schedules() -> list:
+    from hypothesis import given
+
+    from labkit.strategies import fault_schedules, grading_settings, seeds
+
+    drawn = []
+
+    @grading_settings(max_examples=150)
+    @given(schedule=fault_schedules(("n1", "n2", "n3", "n4", "n5"), end=3.0), seed=seeds())
+    def record(schedule, seed):
+        drawn.append((schedule, seed))
+
+    record()
+    return drawn
+
+
+def test_the_schedules_drawn_do_not_depend_on_the_modules_imported(tmp_path, monkeypatch):
+    """The same graded Hypothesis test draws the same schedules and seeds before and after a
+    "student" module full of integer constants is imported."""
+    before = _drawn_schedules()
+    module = tmp_path / "student_numbers.py"
+    module.write_text("".join(f"C{i} = {v}\n" for i, v in enumerate(
+        (150, 275, 480, 777, 1234, 1500, 1999, 2222, 2750, 2999, 12345, 654321))))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("student_numbers")
+    try:
+        after = _drawn_schedules()
+    finally:
+        sys.modules.pop("student_numbers", None)
+    assert len(before) == 150 and after == before
 
 
 def failures_of(report_dir: Path) -> dict[str, tuple[str, str, str]]:
