@@ -60,7 +60,10 @@ def reply(src: str, request: Any, body: Any, requests: Mapping[int, Any],
         sent = _loads(sent) if isinstance(sent, str) else sent
         raise ContractError(f"{src} replied twice to op#{rid} {sent}; "
                             f"answer each request exactly once")
-    return to_json(body, f"the reply of {src} to op#{rid}")
+    try:
+        return "".join(_encode(body, 0))
+    except (TypeError, ValueError, RecursionError):
+        return to_json(body, f"the reply of {src} to op#{rid}")  # raises, naming the field
 
 
 def timer(src: str, name: Any, delay: Any, data: Mapping[str, Any]) -> str | None:
@@ -69,7 +72,12 @@ def timer(src: str, name: Any, delay: Any, data: Mapping[str, Any]) -> str | Non
         raise ContractError(f"{src}: timer names are strings, got {name!r}")
     if not isinstance(delay, (int, float)) or delay != delay or delay < 0:
         raise ContractError(f"{src}: timer {name!r} needs a delay >= 0 seconds, got {delay!r}")
-    return to_json(data, f"the data of timer {name!r} of {src}") if data else None
+    if not data:
+        return None
+    try:
+        return "".join(_encode(data, 0))
+    except (TypeError, ValueError, RecursionError):
+        return to_json(data, f"the data of timer {name!r} of {src}")  # raises, naming the field
 
 
 def apply(src: str, index: Any, command: Any) -> str:

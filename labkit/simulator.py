@@ -56,7 +56,7 @@ _push = heapq.heappush
 #: While a run is in the loop, the collector's first generation holds this many objects
 #: (Python's default, 700, spends about a quarter of a busy run collecting every few messages;
 #: the cycles a run makes are few). Restored when the run returns. Changes no trace.
-_GC_YOUNG = 20_000
+_GC_YOUNG = 100_000
 
 
 def node_names(n: int) -> tuple[str, ...]:
@@ -362,8 +362,8 @@ class Simulation:
         self._ops[op.id] = op
         self._inputs[op.id] = op.input
         text = _dumps(op.input)
-        self._schedule(self.now, self._arrive, _Arrival(node_id, op, text))
-        self._schedule(self.now + timeout, self._time_out, _Deadline(node_id, op, text))
+        self._schedule(self.now, self._arrive, _new(_Arrival, (node_id, op, text)))
+        self._schedule(self.now + timeout, self._time_out, _new(_Deadline, (node_id, op, text)))
         return op
 
     def call(self, node_id: str, body: dict, *, timeout: float | None = None,
@@ -572,7 +572,7 @@ class Simulation:
         if obj is None:
             self.dropped += 1
             self._record("drop", node, src, "destination down", mid)
-        elif (src, node) in self._cut:
+        elif self._cut and (src, node) in self._cut:   # (no pair to build while all is well)
             self.dropped += 1
             self._record("drop", node, src, "link cut", mid)
         else:
@@ -585,8 +585,8 @@ class Simulation:
         if timers.get(ev.name) != ev.token:
             return  # cancelled, re-armed, or the node crashed since
         del timers[ev.name]
-        data = {} if ev.data is None else _loads(ev.data)
-        self._record("timer", ev.node, "", ev.name, None)
+        data = {} if ev.data is None else _scan(ev.data, 0)[0]
+        self._emit(_new(Event, (self.now, "timer", ev.node, "", ev.name, None)))
         self._nodes[ev.node].on_timer(ev.name, data)
 
     def _arrive(self, ev: _Arrival) -> None:
@@ -595,8 +595,8 @@ class Simulation:
         if obj is None:
             self._record("drop", ev.node, "", f"request {op.input} (node down)", op.id)
             return
-        self._record("request", ev.node, op.client, ev.text, op.id)
-        obj.on_request(Request(op.id, op.client, _loads(ev.text)))
+        self._emit(_new(Event, (self.now, "request", ev.node, op.client, ev.text, op.id)))
+        obj.on_request(Request(op.id, op.client, _scan(ev.text, 0)[0]))
 
     def _time_out(self, ev: _Deadline) -> None:
         op = ev.op
@@ -633,7 +633,7 @@ class Simulation:
         now = self.now
         emit = self._emit
         emit(_new(Event, (now, "send", src, dst, data, mid)))
-        if (src, dst) in self._cut:
+        if self._cut and (src, dst) in self._cut:
             self.dropped += 1
             emit(_new(Event, (now, "drop", dst, src, "link cut", mid)))
             return
