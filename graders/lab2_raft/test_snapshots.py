@@ -27,6 +27,7 @@ STALE_PERIOD = 0.02
 LOG_ENTRIES_BOUND = 30      # entries after the snapshot point, with a snapshot every 10
 STORAGE_KEYS_BOUND = 40
 BYTES_PER_COMMAND = 1_500   # the reference sends about 950 (handout, Part 7)
+CHURN_COMMITS = 200         # the reference commits 296 to 373 (20 seeds)
 STALE = NetworkConfig(duplicate=0.3, long_delay=0.5, long_delay_max=1.0)
 
 
@@ -237,9 +238,9 @@ def test_snapshot_churn(lab):
 
     For 4 s three clients each submit a command to every node every 30 ms (the followers
     answer not_leader), while every 500 ms a node crashes or restarts or the network splits
-    or heals; snapshots every 10 entries. Safety holds after every event, at least 300
-    commands commit, and a command commits everywhere within 2 s of the repair (2 seeds).
-    Handout: Part 7."""
+    or heals; snapshots every 10 entries. Safety holds after every event, at least 200
+    commands commit (the reference: about 300 to 370), and a command commits everywhere
+    within 2 s of the repair (2 seeds). Handout: Part 7."""
     for seed in range(2):
         c = SnapshotCluster(lab, seed=seed)
         rng = random.Random(f"snapshot-churn/{seed}")
@@ -279,10 +280,10 @@ def test_snapshot_churn(lab):
             c.sim.run_until(4.2)
             RecoverAll(c.sim.now).apply(c.sim)
             c.await_recovery()
-            if c.checker.commit_index() < 300:
+            if c.checker.commit_index() < CHURN_COMMITS:
                 raise PropertyViolation(
                     LIVENESS, f"only {c.checker.commit_index()} commands committed in 4 s of "
-                    f"three clients submitting to every node (at least 300 expected)",
+                    f"three clients submitting to every node (at least {CHURN_COMMITS} expected)",
                     time=c.sim.now)
 
 
