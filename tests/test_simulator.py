@@ -194,6 +194,41 @@ def test_pause_holds_messages_and_timers_until_resume():
     assert sim.node("n2").counter == counter + 1          # the held timer fires once
 
 
+def test_a_pause_holds_live_timers_only_and_never_a_client_timeout():
+    class Rearm(Node):
+        def on_start(self):
+            self.fired = []
+            self.set_timer("a", 0.05)
+            self.set_timer("b", 0.02)
+
+        def timer_b(self):
+            self.set_timer("a", 0.1)        # the first "a" (due at 0.05) is now stale
+
+        def timer_a(self):
+            self.fired.append(self.now())
+
+        def on_request(self, request):
+            pass                            # never answers: the client times out
+
+    sim = Simulation(Rearm, 1, seed=0)
+    sim.run_until(0.03)
+    sim.pause("n1")
+    op = sim.request("n1", {"op": "x"}, timeout=0.1)
+    sim.run_until(0.5)
+    assert op.status == "unknown" and op.ret is None, "the client gave up during the pause"
+    sim.resume("n1")
+    resumed = [ev for ev in sim.trace.records if ev.kind == "resume"]
+    assert resumed[0].detail == "2 held events", "the live timer and the request, not the stale one"
+    sim.run_until(0.6)
+    assert sim.node("n1").fired == [pytest.approx(0.5)]
+
+
+def test_blame_helpers_are_still_importable_from_the_simulator():
+    from labkit import blame, simulator  # noqa: PLC0415
+    for name in ("is_student_file", "display_path", "describe_event", "student_error"):
+        assert getattr(simulator, name) is getattr(blame, name)
+
+
 # ----- clients and the history ---------------------------------------------------------------------
 
 def test_request_outcomes_ok_fail_unknown():
