@@ -25,18 +25,39 @@ def _version(op: Operation) -> tuple | None:
 
 
 class StrongAcks:
+    """The invariant above, and the targets of aimed fault schedules: ``@writer``, the
+    coordinator of a strong set still waiting for its answer, and ``@coordinator``, the node
+    that acknowledged the last strong set."""
+
     def __init__(self, sim: Simulation):
         self.sim = sim
+        self.pending: dict[int, Operation] = {}
+        self.last_ack: Operation | None = None
         sim.subscribe(self.on_event)
+        sim.add_target("writer", self.writer)
+        sim.add_target("coordinator", lambda sim: self.last_ack and self.last_ack.node)
+
+    def writer(self, sim: Simulation) -> str | None:
+        for op in self.pending.values():
+            if not op.done and sim.is_up(op.node):
+                return op.node
+        return None
 
     def on_event(self, sim: Simulation, ev) -> None:
+        if ev.kind == "request":
+            op = sim.history[ev.ref - 1]
+            if op.input.get("op") == "set" and op.input.get("consistency") == "strong":
+                self.pending[op.id] = op
+            return
         if ev.kind != REPLY or ev.detail.startswith("(late"):
             return
         op = sim.history[ev.ref - 1]
+        self.pending.pop(op.id, None)
         body = op.input
         if (body.get("op") != "set" or body.get("consistency") != "strong" or not op.ok
                 or op.output.get("ok") is not True):
             return
+        self.last_ack = op
         mine = _version(op)
         markers = [dumps(body.get("value"))]
         for other in sim.history:

@@ -9,7 +9,7 @@ from hypothesis import given
 from labkit import NetworkConfig, PropertyViolation
 from labkit.faults import RecoverAll
 from labkit.grading.scenario import scenario
-from labkit.strategies import fault_schedules, grading_settings, seeds
+from labkit.strategies import aimed_schedules, grading_settings, seeds
 
 from .cluster import (NODES, REPLY_DEADLINE, Cluster, acked, describe_replicas,
                       fail_fast_if_unfinished, outcome, refused, show, value_of, version_of)
@@ -180,7 +180,8 @@ def test_refused_write_never_visible(lab):
 
 
 @grading_settings(max_examples=25)
-@given(schedule=fault_schedules(NODES, end=3.0, max_actions=8), seed=seeds())
+@given(schedule=aimed_schedules(NODES, ("writer", "coordinator"), end=3.0, max_actions=8),
+       seed=seeds())
 def refused_never_visible(lab, schedule, seed):
     c = Cluster(lab, seed)
     keys = ["a", "b"]
@@ -243,7 +244,8 @@ def test_acked_strong_write_is_read(lab):
 
 
 @grading_settings(max_examples=25)
-@given(schedule=fault_schedules(NODES, end=3.0, max_actions=8), seed=seeds())
+@given(schedule=aimed_schedules(NODES, ("writer", "coordinator"), end=3.0, max_actions=8),
+       seed=seeds())
 def acked_strong_write_is_read(lab, schedule, seed):
     c = Cluster(lab, seed)
     keys = ["a", "b"]
