@@ -62,7 +62,7 @@ class Settings:
     import_timeout: float = field(
         default_factory=lambda: float(_env_int("LABKIT_SANDBOX_IMPORT_TIMEOUT", 30)))
     # Who the child becomes when the grader is root: "auto" (a fresh uid of its own for every
-    # child, in UID_RANGE: no two children, of one job or of two, share a user), a user name,
+    # child, see child_user: no two children, of one job or of two, share a user), a user name,
     # or "uid:gid"; "" to stay root (then ``allow_root`` must say so).
     user: str = field(default_factory=lambda: os.environ.get(
         "LABKIT_SANDBOX_USER", "auto" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""))
@@ -145,13 +145,17 @@ def _copy_tree(src: Path, dst: Path, keep, limit_mb: int) -> None:
             os.chmod(dst / rel / name, 0o644)
 
 
-UID_RANGE = (3_000_000, 4_000_000)      # the uids "auto" picks from (no user has them)
+UID_BASE = 10_000_000          # "auto" uids: UID_BASE + pid * 1000 + n (no user has them)
+_spawned = [0]
 
 
 def child_user(user: str) -> str:
-    """The user a new child becomes: a fresh "uid:gid" for "auto", else ``user`` itself."""
+    """The user a new child becomes: for "auto", a "uid:gid" no other child has (made of this
+    process's id, unique among live processes, and a counter: pid_max is at most 2**22, so it
+    stays below 2**32 - 1); else ``user`` itself."""
     if user == "auto":
-        uid = UID_RANGE[0] + secrets.randbelow(UID_RANGE[1] - UID_RANGE[0])
+        _spawned[0] += 1
+        uid = UID_BASE + os.getpid() * 1000 + _spawned[0] % 1000
         return f"{uid}:{uid}"
     return user
 
