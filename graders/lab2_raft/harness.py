@@ -14,13 +14,13 @@ import random
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
-from hypothesis import Phase
-
 from labkit import NetworkConfig, Operation, PropertyViolation, Simulation
 from labkit.events import CRASH, FAULT, PAUSE, RESTART, RESUME
 from labkit.faults import RecoverAll
 from labkit.grading import require
 from labkit.grading.scenario import ScenarioFailure, scenario
+from labkit.grading.kit import ShrinkBudget, run_without_faults_first
+from labkit.strategies import GRADING_PHASES
 
 from .invariants import RaftChecker, command_key
 
@@ -303,31 +303,7 @@ def bipartite(c: Cluster, left: Sequence[str], right: Sequence[str]) -> None:
 
 
 schedules_run = 0   # how many generated fault schedules this session ran (reported at the end)
-SHRINK_RUNS = 60    # after a failure, at most this many new schedules are run while shrinking
-# Hypothesis' "explain" phase traces every example after the first failure (sys.settrace,
-# ten times slower) to point at lines of code; our failures explain themselves.
-PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
-
-
-class ShrinkBudget:
-    """Bounds the work Hypothesis spends shrinking a failure, deterministically (by runs, not
-    by time). Once a schedule has failed, at most ``runs`` new schedules are really run; the
-    others count as passing, so the shrinker stops soon with the smallest failure found so far.
-    Schedules known to fail always run again, so the final replay fails as it should."""
-
-    def __init__(self, runs: int = SHRINK_RUNS) -> None:
-        self.runs = runs
-        self.failing: set = set()
-        self.spent = 0
-
-    def skip(self, key: Any) -> bool:
-        if not self.failing or key in self.failing:
-            return False
-        self.spent += 1
-        return self.spent > self.runs
-
-    def failed(self, key: Any) -> None:
-        self.failing.add(key)
+PHASES = GRADING_PHASES   # the one grading profile's phases (labkit.strategies)
 
 
 def run_generated(lab: Any, schedule: tuple, seed: int, *, n: int = N, fault_end: float,
@@ -350,9 +326,10 @@ def run_generated(lab: Any, schedule: tuple, seed: int, *, n: int = N, fault_end
 
 
 def smoke_run(lab: Any, *, fault_end: float, workload: bool = True) -> None:
-    """The same run without any fault, before Hypothesis starts: code that fails even then
-    fails here at once, with a plain message, instead of after a long and useless shrink."""
-    run_schedule(lab, (), 0, fault_end=fault_end, workload=workload)
+    """The same run without any fault, before Hypothesis starts (the kit's
+    ``run_without_faults_first``)."""
+    run_without_faults_first(lambda: run_schedule(lab, (), 0, fault_end=fault_end,
+                                                  workload=workload))
 
 
 def run_schedule(lab: Any, schedule: tuple, seed: int, *, n: int = N, fault_end: float,
