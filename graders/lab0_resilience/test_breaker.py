@@ -51,8 +51,10 @@ def fail_once(lab, breaker, clock: FakeClock, code: str = "B2", story: str = "")
     """call() with a failing fn that the contract says must run; checks that call() re-raises
     fn's own exception (rule B8) and returns it."""
     boom = Boom("service down")
+    ran = []
 
     def fn():
+        ran.append(clock.now)
         raise boom
 
     try:
@@ -67,8 +69,15 @@ def fail_once(lab, breaker, clock: FakeClock, code: str = "B2", story: str = "")
     except NotImplementedError:
         raise
     except Exception as err:
+        if not ran:   # say what happened: fn never ran, so this is not about re-raising
+            fail(code, f"{story or 'a closed breaker'}; at t={clock.now:g} call() raised "
+                       f"{type(err).__name__}: {err} without running fn; expected it to run fn "
+                       f"(which raises Boom) and re-raise that")
         fail("B8", f"fn raised Boom but call() raised {type(err).__name__}: {err}; call() "
                    f"must re-raise fn's own exception")
+    if not ran:
+        fail(code, f"{story or 'a closed breaker'}; at t={clock.now:g} call() returned without "
+                   f"running fn; expected it to run fn (which raises Boom) and re-raise that")
     fail("B8", "fn raised Boom but call() returned normally; call() must re-raise it")
 
 
