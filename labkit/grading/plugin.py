@@ -257,7 +257,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     everything = [_describe(item) for item in (_collected or session.items)]
     for item in session.items:
         _results[item.nodeid] = _describe(item)
-    number_tests(list(_results.values()), everything)
+    try:
+        number_tests(list(_results.values()), everything)
+    except Exception:  # noqa: BLE001 - rule 1: an unreadable rubric costs the numbers only
+        for i, r in enumerate(everything, 1):
+            if r.nodeid in _results:
+                _results[r.nodeid].number = f"{i}"
     if not session.items and everything:
         _nothing_selected = True
         tr = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -276,13 +281,36 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     try:
-        _score(item, call, outcome.get_result())
+        report = outcome.get_result()
+    except Exception as exc:  # noqa: BLE001 - pytest could not format the traceback (rule 1)
+        if not _active:
+            raise
+        report = _plain_report(item, call, exc)
+        outcome.force_result(report)
+    try:
+        _score(item, call, report)
     except (KeyboardInterrupt, OutOfTime) as exc:
         if isinstance(exc, KeyboardInterrupt) and _real_ctrl_c:
             raise
         _as_failure(item, f"grading was interrupted while reporting this test ({exc})")
     except Exception as exc:  # rule 1: never raise into pytest
         _as_failure(item, _ours(exc, "while reporting this test"))
+
+
+def _plain_report(item: pytest.Item, call: pytest.CallInfo, why: BaseException) -> pytest.TestReport:
+    """The report pytest would have made, without its rendering of the traceback (which fails
+    on some tracebacks, e.g. a frame whose line number Python does not know)."""
+    failed = call.excinfo is not None
+    skipped = failed and call.excinfo.errisinstance(pytest.skip.Exception)
+    outcome = "skipped" if skipped else "failed" if failed else "passed"
+    longrepr = None
+    if skipped:
+        longrepr = (str(item.path), item.location[1] or 0, str(call.excinfo.value))
+    elif failed:
+        longrepr = f"{call.excinfo.typename}: {_safe_str(call.excinfo.value)}"
+    return pytest.TestReport(item.nodeid, item.location, {k: 1 for k in item.keywords}, outcome,
+                             longrepr, call.when, [], call.duration, call.start, call.stop,
+                             user_properties=item.user_properties)
 
 
 def _as_failure(item: pytest.Item, text: str) -> None:
@@ -418,9 +446,25 @@ def _leaves(exc: BaseException, tb=None) -> list[tuple[BaseException, object]]:
     return [(exc, exc.__traceback__ or tb)]
 
 
+def _frames(tb) -> list[traceback.FrameSummary]:
+    """The frames of a traceback, also when Python does not know a frame's line number (then
+    the frame's current line is used): ``traceback.extract_tb`` fails on those."""
+    import linecache
+
+    out = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        lineno = tb.tb_lineno if tb.tb_lineno is not None else (tb.tb_frame.f_lineno or 0)
+        line = linecache.getline(code.co_filename, lineno).strip() if lineno else ""
+        out.append(traceback.FrameSummary(code.co_filename, lineno, code.co_name,
+                                          lookup_line=False, line=line))
+        tb = tb.tb_next
+    return out
+
+
 def _raised_by_student(exc: BaseException, tb) -> bool:
     """Was ``exc`` raised in a student file (its innermost frame is theirs)?"""
-    frames = traceback.extract_tb(tb) if tb is not None else []
+    frames = _frames(tb)
     return bool(frames) and is_student_file(frames[-1].filename) \
         and "/graders/" not in frames[-1].filename.replace("\\", "/")
 
@@ -466,8 +510,8 @@ def _text(exc: BaseException, lab: str, result: TestResult | None, inherited_tb)
 
 def _student_raised(exc: BaseException, tb, notes: str, lab: str) -> str:
     """"your code raised ..." at the innermost student frame, or "" if no frame is theirs."""
-    frames = [f for f in traceback.extract_tb(tb) if is_student_file(f.filename)
-              and "/graders/" not in f.filename.replace("\\", "/")] if tb is not None else []
+    frames = [f for f in _frames(tb) if is_student_file(f.filename)
+              and "/graders/" not in f.filename.replace("\\", "/")]
     if not frames:
         return ""
     last = frames[-1]
