@@ -227,7 +227,30 @@ class Cluster:
             raise PropertyViolation(
                 LIVENESS, f"{node} had not applied {command!r} {within:g} s after "
                 f"t={start:.3f}s ({len(lacking)} (node, command) pairs missing"
-                f"{'; ' + why if why else ''}). Nodes: {self.describe()}", time=self.sim.now)
+                f"{'; ' + why if why else ''}). Nodes: {self.describe()}"
+                f"{self._older_term_hint(command)}", time=self.sim.now)
+
+    def _older_term_hint(self, command: Any) -> str:
+        """Why a command can sit uncommitted on a healthy cluster: it is an entry of an older
+        term on the leader, with no entry of the leader's own term after it (Raft 5.4.2)."""
+        found = self.checker.leader()
+        if found is None:
+            return ""
+        leader, term = found
+        v = self.checker.views[leader]
+        for i, entry in enumerate(v.log, start=1):
+            if entry.get("command") == command and i > v.commit:
+                if entry.get("term", term) < term and all(e.get("term") != term
+                                                         for e in v.log[i - 1:]):
+                    return (f"\n{command!r} is entry {i} of leader {leader}'s log, from term "
+                            f"{entry.get('term')}, but {leader} leads term {term} and has "
+                            f"committed only up to index {v.commit}. A leader never commits an "
+                            f"entry of an older term by counting replicas; it commits it by "
+                            f"committing an entry of its own term after it (Raft section "
+                            f"5.4.2). Is the log of the new leader's own term ever replicated "
+                            f"and committed?")
+                return ""
+        return ""
 
     def never_applied(self, commands: Iterable[Any], prop: str, why: str) -> None:
         """Fail with ``prop`` if any node ever applied one of ``commands``."""

@@ -213,10 +213,12 @@ def test_split_separates_groups(lab, scenario, data):
     for x in nodes:
         for y in nodes:
             apart = side.get(x, -1) != side.get(y, -1)
-            if topo.can_communicate(x, y) == apart:
+            answer = topo.can_communicate(x, y)
+            if answer == apart:
                 fail(story, f"after the split, {x} and {y} are in "
                             f"{'different groups' if apart else 'the same group'}, but "
-                            f"t.can_communicate({x!r}, {y!r}) returned {not apart!r}")
+                            f"t.can_communicate({x!r}, {y!r}) returned {answer!r} "
+                            f"(expected {not apart!r})")
     compare_links(topo, model, story)
 
 

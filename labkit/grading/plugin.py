@@ -534,9 +534,11 @@ def _timeout_text(limit: float | None, result: TestResult | None) -> str:
         spent = f" after {time.monotonic() - result.started:.0f} s"
     ref = reference_seconds(result.lab, result.function) if result is not None else None
     needs = f" (the reference needs {ref:.1f} s)" if ref is not None else ""
-    return (f"this test ran out of time{spent}{needs}. Is there an infinite loop in a "
-            f"handler, or a message storm? A handler must return quickly; use timers to wait. "
-            f"(On a busy machine, try again with a longer limit: -o timeout=300.)")
+    return (f"this test ran out of time{spent}{needs}. Your code is much slower than needed "
+            f"here, or never returns: look for an infinite loop (in a handler or in a method "
+            f"the test calls), a message storm, or work that grows much faster than the input "
+            f"(a ring lookup that scans every key). A handler must return quickly; use timers "
+            f"to wait. (On a busy machine, try again with a longer limit: -o timeout=300.)")
 
 
 def _ours(exc: BaseException, doing: str) -> str:
