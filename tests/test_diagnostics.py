@@ -49,6 +49,8 @@ def test_failure_is_recorded_small_and_replayable(package, variant, test, genera
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "same run, byte for byte" in replay.stdout
     assert record["digest"][:16] in replay.stdout
-    if generated:  # the recorded example alone, not a new Hypothesis search
-        assert record["hypothesis"]["blob"] and "no new search" in replay.stdout
+    if generated and record["hypothesis"]["blob"]:  # the recorded example alone, no search
+        assert "no new search" in replay.stdout
+    # (a generated test can also fail on one of its explicit runs, with no blob: Lab 3's
+    # linearizability test runs fixed overlap scenarios first; replay then reruns the test)
     assert "not deterministic" not in output

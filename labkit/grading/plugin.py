@@ -43,7 +43,7 @@ from .. import strategies
 from ..errors import (BudgetExceeded, GraderBug, PropertyViolation, StudentCodeError,
                       SubmissionError)
 from ..simulator import display_path, is_student_file
-from . import failures, lint, loader
+from . import failures, lint, loader, scenario
 from .labs import LABS, find_lab, lab_of_path
 from .report import (TestResult, number_tests, reference_seconds, to_terminal, write_reports)
 
@@ -94,6 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _active:
         return  # the project's own tests: no --impl, no score report
     _started = time.monotonic()
+    scenario.RUN_OPTIONS[:] = scenario.run_options(config.invocation_params.args)
     _run["id"] = uuid.uuid4().hex[:8]
     _run["time"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     try:

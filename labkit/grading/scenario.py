@@ -14,6 +14,7 @@ stays attached as ``__cause__`` (so "not implemented yet" is still recognised).
 from __future__ import annotations
 
 import os
+import shlex
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
@@ -41,6 +42,35 @@ def current_test() -> str:
     return os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
 
 
+RUN_OPTIONS: list[str] = []
+"""The options of this grading run that a student must repeat to run one test again
+(``--impl``, ``--sandbox``, ``-m``, ``-o``...): set by the grading plugin at start-up."""
+
+# what nox -s grade adds by itself, and what names the tests to run (replaced by -k)
+_IMPLIED = {"-q", "--no-header", "-rN", "--tb=no", "-p", "no:cacheprovider"}
+_SELECTING = {"-k"}
+
+
+def run_options(args: Iterable[str]) -> list[str]:
+    """``args`` (pytest's command line) without test paths, -k and what nox adds itself."""
+    out: list[str] = []
+    args = list(args)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        takes_value = arg in ("--impl", "--report-dir", "-m", "-o", "--timeout", "-k", "-p")
+        value = args[i + 1] if takes_value and i + 1 < len(args) else None
+        i += 2 if takes_value else 1
+        if arg in _SELECTING or (arg == "-p" and value == "no:cacheprovider") or arg in _IMPLIED:
+            continue
+        if not arg.startswith("-"):
+            continue                                   # a test path: the lab name replaces it
+        if arg == "--impl" and value == "starter":
+            continue                                   # the default
+        out += [arg] + ([value] if value is not None else [])
+    return out
+
+
 def replay_command() -> str:
     test = current_test()
     if not test:
@@ -48,7 +78,8 @@ def replay_command() -> str:
     path, _, name = test.partition("::")
     lab = next((p for p in path.split("/") if p.startswith("lab")), "")
     short = lab.split("_")[0]
-    return f"nox -s grade -- {short} -k '{name.split('[')[0]}'"
+    extra = "".join(f" {shlex.quote(a)}" for a in RUN_OPTIONS)
+    return f"nox -s grade -- {short} -k '{name.split('[')[0]}'{extra}"
 
 
 @contextmanager
