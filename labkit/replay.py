@@ -62,6 +62,16 @@ def listing(record: dict, until: float | None, node: str | None, count: int) -> 
     return [format_record(tuple(r)) for r in recs[-count:]]
 
 
+FAULT_KINDS = ("fault", "crash", "restart", "pause", "resume")
+
+
+def faults_in(record: dict) -> list[str]:
+    """Every fault the trace shows, whoever applied it: the generated schedule, or a scripted
+    test's own ``sim.partition(...)`` / ``sim.crash(...)`` (the trace viewer lists the same)."""
+    return [f"t={r[0]:.3f}s {r[4] if r[1] == 'fault' else r[1] + ' ' + r[2]}"
+            for r in record.get("trace", []) if r[1] in FAULT_KINDS]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nox -s replay --", description=__doc__.splitlines()[0])
     parser.add_argument("id", help="the failure id printed in the score report")
@@ -93,13 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     same = new["digest"] == old["digest"] and new["property"] == old["property"]
     print(f"  digest: {new['digest'][:16]} ({'same run, byte for byte' if same else 'DIFFERENT from the recorded ' + old['digest'][:16] + ': the code changed, or it is not deterministic'})")
     print(f"\n{new['property']} violated at t={new['time']:.3f}s\n  {new['evidence']}")
-    print("\nfault schedule:\n  " + ("\n  ".join(new["schedule"]) or "(no faults)"))
+    print("\ngenerated fault schedule:\n  " + ("\n  ".join(new["schedule"]) or
+                                               "(none: the test's own faults are below)"))
+    print("\nevery fault in this run (the schedule's and the test's own):\n  "
+          + ("\n  ".join(faults_in(new)) or "(no faults)"))
     where = f" up to t={args.until:.3f}s" if args.until is not None else " before the violation"
     who = f" involving {args.node}" if args.node else ""
     print(f"\nevents{who}{where}:")
     for line in listing(new, args.until, args.node, args.events):
         print("  " + line)
-    print(f"\ntrace viewer: {report_dir / 'failures' / (new['id'] + '.html')}")
+    page = (report_dir / "failures" / (new["id"] + ".html")).resolve()
+    print(f"\ntrace viewer (open it in your browser): {page.as_uri()}")
     return 0 if same else 2
 
 

@@ -367,7 +367,8 @@ def _record_failures(item: pytest.Item, result: TestResult, exc: BaseException,
         _, html_path = failures.write(record, report_dir / "failures")
         text = failure_text(f.exception, result.lab, result=result)
         parts.append(f"{note}{text}\nfailure id: {fid}\n  replay: nox -s replay -- {fid}"
-                     f"\n  trace viewer: {display_path(str(html_path))}")
+                     f"\n  trace viewer (open it in your browser): "
+                     f"{Path(html_path).resolve().as_uri()}")
     if len(parts) == 1:
         return parts[0]
     head = (f"{len(parts)} different failures were found; each has its own failure id and "
