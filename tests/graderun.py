@@ -64,7 +64,7 @@ def grade(package: str, impl: str | Path, tmp_path: Path, *pytest_args: str,
     env.pop("PYTEST_ADDOPTS", None)
     cmd = [sys.executable, "-m", "pytest", f"graders/{package}", "--impl", str(impl),
            "--report-dir", str(report_dir), "-q", "--no-header", "-p", "no:cacheprovider",
-           *pytest_args]
+           "-o", "timeout=600", *pytest_args]   # load must not fake a timeout (conftest.py)
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     path = report_dir / "score.json"
     assert path.exists(), f"no score.json; exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
