@@ -71,28 +71,30 @@ def test_some_variants_fail_generated_tests():
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize("package,variant,tests", CASES,
                          ids=[f"{p}-{v.name}" for p, v, _ in CASES])
-@pytest.mark.slow
 def test_every_generated_failure_replays_exactly(package, variant, tests, tmp_path):
     run = grade(package, variant, tmp_path, "-m", "not live", "-k", " or ".join(tests),
-                timeout=1800)
+                "-o", "timeout=900", timeout=1800)
     report_dir = tmp_path / "reports"
     if not run.failed():
         pytest.skip(f"{variant.name} passes {tests} now (see the score table)")
     shown = [fid for t in run.failed() for fid in re.findall(r"failure id: (\S+)", t["output"])]
     records = {fid: json.loads((report_dir / "failures" / f"{fid}.json").read_text())
                for fid in shown}                         # every failure shown has its record
-    generated = [r for r in records.values() if r.get("hypothesis")]
-    if any("fault schedule:" in t["output"] for t in run.failed()):
-        assert generated, f"no generated failure was recorded: {run.stdout[-2000:]}"
+    if not records:  # e.g. a ring property: a failure with no simulation to replay
+        pytest.skip(f"{variant.name} fails {tests} without a simulation run to replay")
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     env.pop("PYTEST_ADDOPTS", None)
-    for record in generated:
-        assert record["hypothesis"]["blob"], record["id"]
+    for record in records.values():     # generated ones, and scripted smoke runs alike
+        spec = record.get("hypothesis")
+        searched = bool(spec) and not spec.get("explicit")
+        if searched:
+            assert spec["blob"], record["id"]
         replay = subprocess.run([sys.executable, "-m", "labkit.replay", record["id"],
                                  "--report-dir", str(report_dir)], cwd=REPO, env=env,
                                 capture_output=True, text=True, timeout=900)
         assert replay.returncode == 0, (record["id"], replay.stdout[-3000:], replay.stderr[-2000:])
-        assert "no new search" in replay.stdout
+        if searched:
+            assert "no new search" in replay.stdout
         assert "same run, byte for byte" in replay.stdout
         assert record["digest"][:16] in replay.stdout
         again = json.loads((report_dir / "failures" / f"{record['id']}.json").read_text())

@@ -76,7 +76,7 @@ def failures_of(report_dir: Path) -> dict[str, tuple[str, str, str]]:
 
 
 def _graded(impl: Path, tmp_path: Path, *extra: str) -> dict:
-    run = grade("lab2_raft", impl, tmp_path, *GENERATED, *extra)
+    run = grade("lab2_raft", impl, tmp_path, *GENERATED, "-o", "timeout=900", *extra)
     assert run.failed(), "the variant should fail the generated tests"
     found = failures_of(tmp_path / "reports")
     assert found, run.stdout[-2000:]

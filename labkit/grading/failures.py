@@ -43,6 +43,7 @@ class Capture:
     hypothesis_version: str = ""
     blob: str = ""
     shown: tuple | None = None  # the schedule as shown (minimal_schedule), if reduced
+    explicit: bool = False      # an @example of the test (no blob: the test runs it first)
 
     @property
     def digest(self) -> str:
@@ -114,6 +115,7 @@ def captures_in(exc: BaseException | None) -> list[Found]:
             frame_tb = frame_tb.tb_next
         cap.hypothesis_key = key
         if key is not None:
+            cap.explicit = any("Falsifying explicit example" in n for n in here)
             for note in here + notes:
                 found = BLOB.search(note)
                 if found:
@@ -264,7 +266,8 @@ def to_record(cap: Capture, *, fid: str, lab: str, nodeid: str, name: str, impl:
         "history": [op.to_json() for op in sim.history],
         "details": cap.details,
         "hypothesis": {"test": cap.hypothesis_key, "version": cap.hypothesis_version,
-                       "blob": cap.blob} if cap.hypothesis_key else None,
+                       "blob": cap.blob, "explicit": cap.explicit}
+        if cap.hypothesis_key else None,
     }
 
 

@@ -383,13 +383,13 @@ def _recheck(item: pytest.Item, found: failures.Found) -> str:
     if os.environ.get("LABKIT_NO_RECHECK"):
         return ""
     cap = found.capture
-    if cap.hypothesis_key is not None:
+    if cap.hypothesis_key is not None and not cap.explicit:
         if not cap.blob:
             return ""  # a generated example we cannot run alone: say nothing
         same_example = strategies.reproducing(cap.hypothesis_key, cap.hypothesis_version,
                                               cap.blob.encode())
-    else:
-        same_example = nullcontext()  # a scripted test: running it again is the same run
+    else:  # a scripted test, or an @example (run first): running it again is the same run
+        same_example = nullcontext()
     again = None
     passed = False
     with _guarded():
