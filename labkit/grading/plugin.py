@@ -201,8 +201,9 @@ def _contain(exc: BaseException) -> BaseException:
     return exc
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item):
+def _contained_phase():
+    """The body of the set-up and call wrappers: run the phase under the time guard and turn
+    a student's interrupt into an ordinary failure (``_contain``)."""
     if not _active:
         return (yield)
     with _guarded():
@@ -213,20 +214,16 @@ def pytest_runtest_setup(item: pytest.Item):
             if contained is exc:
                 raise
             raise contained from exc
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    return (yield from _contained_phase())
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    if not _active:
-        return (yield)
-    with _guarded():
-        try:
-            return (yield)
-        except BaseException as exc:
-            contained = _contain(exc)
-            if contained is exc:
-                raise
-            raise contained from exc
+    return (yield from _contained_phase())
 
 
 # ----- collection: names, points, numbers ------------------------------------------------------
