@@ -278,8 +278,10 @@ def test_a_killed_manager_takes_its_processes_along(tmp_path):
 
 # ----- the demo: control API, acceptance scenario, status page, Ctrl-C ---------------------------
 
-def free_port_block(count: int) -> int:
-    for base in range(17001, 30000, 10):
+def free_port_block(count: int, start: int = 17001) -> int:
+    """A base port with ``base - 1 .. base + count - 1`` free right now (may be taken a moment later:
+    the demo fixture retries with the next block when it is)."""
+    for base in range(start, 30000, 10):
         if all(port_is_free(p) for p in range(base - 1, base + count)):
             return base
     raise RuntimeError("no free ports")
@@ -298,20 +300,33 @@ def http(url: str, method: str = "GET", timeout: float = 10) -> tuple[int, dict]
 def demo(tmp_path_factory):
     if not (REPO / "reference" / "lab1_cap" / "__init__.py").exists():
         pytest.skip("reference/lab1_cap is not there yet")
-    base = free_port_block(3)
-    tag = new_tag()
-    out = tmp_path_factory.mktemp("demo") / "demo.out"
-    with open(out, "w") as log:
+    # Another process (a parallel test worker, an ephemeral port of the OS) can take a port
+    # between our check and the demo's bind: then start again on the next block, a few times.
+    start = 17001 + 500 * int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0)
+    for attempt in range(5):
+        base = free_port_block(3, start)
+        tag = new_tag()
+        out = tmp_path_factory.mktemp("demo") / "demo.out"
+        log = open(out, "w")
         proc = subprocess.Popen(
             [sys.executable, "-m", "labkit.live", "lab1", "--impl", "reference", "--port-base",
              str(base), "--data-dir", str(out.parent / "data")],
             cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONHASHSEED": "0", "LABKIT_LIVE_TAG": tag})
-    try:
+        log.close()
         deadline = time.monotonic() + 90
-        while "Ctrl-C stops everything" not in out.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, out.read_text()
+        while "Ctrl-C stops everything" not in out.read_text() and proc.poll() is None:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                pytest.fail(f"the demo did not start in 90 s:\n{out.read_text()}")
             time.sleep(0.1)
+        if proc.poll() is None:
+            break
+        if "already in use" not in out.read_text() or attempt == 4:
+            pytest.fail(f"the demo exited with {proc.returncode}:\n{out.read_text()}")
+        start = base + 10
+    try:
         yield {"base": base, "control": base - 1, "proc": proc, "tag": tag, "out": out}
     finally:
         if proc.poll() is None:
