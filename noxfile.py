@@ -85,7 +85,7 @@ def tests(session: nox.Session) -> None:
     replaces the default one). ``-n 0`` runs everything in this process, one at a time."""
     session.install(*DEPS, *TEST_DEPS)
     session.run("python", "-m", "pytest", "tests", "-n", "2", "--dist", "loadgroup",
-                "-m", "not table", *session.posargs, env=ENV)
+                "-m", "not table", "--durations=25", *session.posargs, env=ENV)
 
 
 @nox.session

@@ -233,3 +233,16 @@ def test_lab_names_translate_to_grader_folders():
     assert args[0] == "graders/lab0_resilience" and args[-4:] == ["--impl", "lab1", "-k", "x"]
     with pytest.raises(SystemExit, match="no lab called 'lab9'"):
         noxfile._grader_args(["lab9"])
+
+
+def test_reference_times_live_with_each_lab():
+    """The timeout message's "the reference needs M s" reads the lab's own grader folder."""
+    from labkit.grading.labs import BY_NAME
+    from labkit.grading.report import reference_seconds
+
+    for lab in set(BY_NAME.values()):
+        times = json.loads((lab.grader_dir / "reference_times.json").read_text())
+        function, seconds = sorted(times.items())[0]
+        assert reference_seconds(lab.package, function) == seconds
+        assert reference_seconds(lab.package, "test_that_does_not_exist") is None
+    assert reference_seconds("no_such_lab", "test_x") is None

@@ -20,7 +20,7 @@ from .labs import BY_NAME, LABS, REPO
 
 RUBRIC_ROW = re.compile(r"^\| (.+?) \| (\d+) \|(.*)$")
 K_NAME = re.compile(r"`(?:-k )?(test_\w+)`")
-REFERENCE_TIMES = Path(__file__).with_name("reference_times.json")
+REFERENCE_TIMES = "reference_times.json"  # in each lab's grader folder
 
 
 @dataclass
@@ -91,17 +91,19 @@ def number_tests(results: list[TestResult], everything: list[TestResult] | None 
         r.number = numbers.get(r.nodeid, r.number)
 
 
-@lru_cache(maxsize=1)
-def _reference_times() -> dict:
+@lru_cache(maxsize=None)
+def _reference_times(package: str) -> dict:
+    lab = BY_NAME.get(package)
     try:
-        return json.loads(REFERENCE_TIMES.read_text())
+        return json.loads((lab.grader_dir / REFERENCE_TIMES).read_text()) if lab else {}
     except (OSError, ValueError):
         return {}
 
 
 def reference_seconds(package: str, function: str) -> float | None:
-    """How long the reference takes on this test (recorded on the course machine), if known."""
-    value = _reference_times().get(package, {}).get(function)
+    """How long the reference takes on this test (recorded on the course machine, in the lab's
+    ``graders/<lab>/reference_times.json``), if known."""
+    value = _reference_times(package).get(function)
     return float(value) if isinstance(value, (int, float)) else None
 
 
@@ -209,10 +211,11 @@ def _title(package: str) -> str:
     return f"Lab {lab.number}: {lab.title}" if lab else package
 
 
-def record_reference_times(reports: list[Path], out: Path = REFERENCE_TIMES) -> dict:
-    """Merge the per-test durations of reference runs' score.json files into ``out`` (what
-    the timeout message quotes as "the reference needs M s")."""
-    table = json.loads(out.read_text()) if out.exists() else {}
+def record_reference_times(reports: list[Path]) -> dict:
+    """Merge the per-test durations of reference runs' score.json files into each lab's
+    ``graders/<lab>/reference_times.json`` (what the timeout message quotes as "the reference
+    needs M s"); returns {package: {function: seconds}} of what was read."""
+    table: dict = {}
     for path in reports:
         report = json.loads(path.read_text())
         extra = report.get("extra_data", {})
@@ -221,7 +224,11 @@ def record_reference_times(reports: list[Path], out: Path = REFERENCE_TIMES) -> 
             lab = next((p for p in nodeid.split("/") if p in BY_NAME), None)
             if lab is not None:
                 table.setdefault(BY_NAME[lab].package, {})[function] = round(seconds, 1)
-    out.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+    for package, times in table.items():
+        out = BY_NAME[package].grader_dir / REFERENCE_TIMES
+        merged = {**(json.loads(out.read_text()) if out.exists() else {}), **times}
+        out.write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+        _reference_times.cache_clear()
     return table
 
 
