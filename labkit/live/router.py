@@ -37,7 +37,6 @@ import dataclasses
 import json
 import os
 import random
-import signal
 import sys
 import time
 from pathlib import Path
@@ -46,6 +45,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ..network import Links, NetworkConfig
+from .lifetime import run_until_stopped
 from .storage import write_atomically
 
 MAX_QUEUE = 10_000
@@ -251,16 +251,7 @@ async def serve(args: argparse.Namespace) -> int:
     parent = os.getppid()
     write_atomically(Path(args.ready_file), json.dumps({"pid": os.getpid(), "port": port,
                                                         "error": None}))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    while not stop.is_set():  # also stop when the cluster manager is gone (orphaned)
-        try:
-            await asyncio.wait_for(stop.wait(), 0.5)
-        except asyncio.TimeoutError:
-            if os.getppid() != parent:
-                break
+    await run_until_stopped(parent)
     await runner.cleanup()
     return 0
 

@@ -27,7 +27,6 @@ import collections
 import json
 import os
 import random
-import signal
 import sys
 import time
 import traceback
@@ -41,6 +40,7 @@ from ..node import Node, Request
 from ..blame import student_error
 from ..storage import to_json
 from .labs import BadRequest, LiveLab, Route, load_spec
+from .lifetime import run_until_stopped
 from .storage import FileStorage, write_atomically
 
 MAX_ERRORS = 20        # first errors kept in full (later ones are only counted)
@@ -391,16 +391,7 @@ async def serve(args: argparse.Namespace) -> int:
     process.boot()
     report(port=args.port, error=None)
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    while not stop.is_set():  # also stop when the cluster manager is gone (orphaned)
-        try:
-            await asyncio.wait_for(stop.wait(), 0.5)
-        except asyncio.TimeoutError:
-            if os.getppid() != parent:
-                break
+    await run_until_stopped(parent)
     link.cancel()
     await runner.cleanup()
     return 0
