@@ -310,6 +310,11 @@ class Simulation:
         """Add a line to the trace among the faults (what a target resolved to, a trigger)."""
         self._fault(text)
 
+    def note(self, node: str, text: str) -> None:
+        """Add a ``log`` line for ``node`` to the trace now: a call a grader makes into a node
+        outside its handlers (the node's own ``log`` lines look the same)."""
+        self._record("log", node, "", text, None)
+
     def run_until(self, t_end: float) -> None:
         """Process every event up to and including virtual time ``t_end``."""
         if t_end > self.max_time:

@@ -262,6 +262,12 @@ class RaftChecker:
     def log_of(self, node: str) -> list:
         return self.views[node].log
 
+    def state_changed(self, node: str) -> None:
+        """Read ``node``'s state again after this step: a grader changed it from outside its
+        handlers (the state machine's snapshot call)."""
+        if node not in self._dirty:
+            self._dirty.append(node)
+
     # ----- the subscriber and the observer -----------------------------------------------------
 
     def _on_event(self, sim: Simulation, ev: Event) -> None:

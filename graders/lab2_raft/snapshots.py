@@ -109,14 +109,13 @@ class SnapshotCluster(Cluster):
         if not sim.is_up(node) or sim.is_paused(node) or sim.incarnation[node] != run:
             return
         obj = sim.node(node)
-        sim._record("log", node, "", f"state machine: snapshot({index}, ...)", None)
+        sim.note(node, f"state machine: snapshot({index}, ...)")
         try:
             obj.snapshot(index, self.data_at(index))
         except Exception as exc:  # student code
             raise student_error(exc, node, f"snapshot({index}, data)", sim.now) from exc
         self.snapshots_taken += 1
-        if node not in self.checker._dirty:
-            self.checker._dirty.append(node)   # read its state after this step
+        self.checker.state_changed(node)   # read its state after this step
 
     # ----- reading -----------------------------------------------------------------------------
 
