@@ -21,6 +21,10 @@ from .harness import (ELECTION_DEADLINE, PHASES, Cluster, ShrinkBudget, run_gene
                       smoke_run)
 
 ACK_SEEDS = range(12)
+LINK_SEEDS = range(12)
+LINK_CUT_TIME = 2.0          # virtual seconds with one link of the leader cut
+STEP_DOWN_DEADLINE = 0.3     # a leader that hears a newer term steps down within this (6 heartbeats)
+STALE_LEADER = "stale leader steps down"
 RETURN_SEEDS = range(10)
 CHURN_SEEDS = range(3)
 CHURN_TIME = 30.0            # virtual seconds of leader churn per seed
@@ -82,6 +86,52 @@ def test_crash_right_after_acknowledging(lab):
             c.submit_to_leader("a4", within=2 * ELECTION_DEADLINE)
             c.wait_applied(["a1", "a2", "a4"], within=1.0,
                            why="after the crashes right after acknowledging")
+
+
+@pytest.mark.points(4)
+def test_leader_loses_one_link(lab):
+    """The leader loses one link: it steps down when its followers move to a newer term
+
+    One link between the leader L and one follower F is cut both ways; every other link
+    works. F hears no heartbeat and starts elections: the three others move to F's newer
+    term, and answer L's append_entries in it. A reply carries a term like any message, so
+    within 0.3 s of its followers moving on, a leader of an older term must step down (Figure
+    2, "All servers"), whoever wins the newer term; after 2 s the link is repaired and a
+    command commits on all five within 2 s (12 seeds). Handout: Part 6."""
+    for seed in LINK_SEEDS:
+        c = Cluster(lab, seed=seed)
+        with c.scenario():
+            L, _ = c.wait_leader(why="the first election")
+            c.submit_to_leader("a")
+            c.wait_applied(["a"])
+            k = c.nodes.index(L)
+            F = (c.nodes[k + 1:] + c.nodes[:k])[0]
+            c.sim.cut(L, F, both_ways=True)
+            stale: dict[tuple[str, int], float] = {}   # (leader, term) -> when it went stale
+            end = c.sim.now + LINK_CUT_TIME
+            while c.sim.now < end:
+                c.sim.run_for(0.01)
+                views = c.checker.views
+                for node, term in c.checker.current_leaders():
+                    newer = sorted(n for n in c.nodes if c.sim.is_up(n)
+                                   and views[n].term > term and {node, n} != {L, F})
+                    if not newer:
+                        stale.pop((node, term), None)
+                        continue
+                    since = stale.setdefault((node, term), c.sim.now)
+                    if c.sim.now - since > STEP_DOWN_DEADLINE:
+                        seen = ", ".join(f"{n} (term {views[n].term})" for n in newer)
+                        raise PropertyViolation(
+                            STALE_LEADER,
+                            f"{node} was still leader of term {term} at t={c.sim.now:.3f}s, "
+                            f"though {seen} had been in a newer term since t={since:.3f}s or "
+                            f"earlier, and their links with {node} work (only the link "
+                            f"{L}<->{F} is cut): they answer its append_entries with their "
+                            f"term. A node that sees a newer term in any message, a reply "
+                            f"included, adopts it and becomes a follower. Nodes: "
+                            f"{c.describe()}", time=c.sim.now, nodes=(node,))
+            RecoverAll(c.sim.now).apply(c.sim)
+            c.await_recovery()
 
 
 @pytest.mark.points(7)
