@@ -33,8 +33,9 @@ from pathlib import Path
 from labkit.grading.labs import LABS, REPO
 from labkit.errors import GraderBug
 from labkit.sandbox import probe_layers, root_warning, weak_spots
-from .jobs import (CRASHED, INVALID, OK, Job, Limits, Result, fail_closed_report, graded_labs,
-                   merge, read_report)
+from .cluster import ClusterError, DaskPool, LocalPool
+from .jobs import (CRASHED, INVALID, OK, Limits, Result, fail_closed_report, graded_labs, merge,
+                   read_report)
 from .progress import Progress
 from .submissions import InvalidSubmission, Submission, fingerprint, list_submissions, prepare
 
@@ -106,7 +107,7 @@ def _maxima(rows) -> dict[str, float]:
     return maxima
 
 
-@dataclass
+@dataclass(eq=False)
 class _Pending:
     """A submission whose labs are being graded."""
 
@@ -119,7 +120,10 @@ class _Pending:
 
 def grade_class(folder: Path, out: Path, *, jobs: int, resume: bool, limits: Limits,
                 labs: list[str] | None = None, root: Path = REPO,
-                progress: Progress | None = None) -> dict[str, Row]:
+                progress: Progress | None = None, executor=None) -> dict[str, Row]:
+    """Grade every submission of ``folder`` into ``out`` (see the module docstring). The jobs
+    run on ``executor`` (``cluster.DaskPool``, which the caller closes) or, by default, on a
+    local pool of ``jobs`` processes."""
     subs, ignored = list_submissions(folder)
     out.mkdir(parents=True, exist_ok=True)
     work, reports = out / "work", out / "reports"
@@ -175,24 +179,23 @@ def grade_class(folder: Path, out: Path, *, jobs: int, resume: bool, limits: Lim
             continue
         pending = _Pending(sub, fp, impl, packages)
         queue += [(pending, package) for package in packages]
-    running: list[tuple[Job, _Pending, str]] = []
+    pool = executor or LocalPool(jobs, limits, root)
+    for note in getattr(pool, "notes", lambda: [])():
+        progress.note(note)
+
+    def running_names() -> list[str]:
+        return [f"{p.sub.name}:{_short(k)}" for p, k in pool.active()]
+
     try:
-        while queue or running:
-            while queue and len(running) < jobs:
+        while queue or pool.busy():
+            while queue and pool.has_room():
                 pending, package = queue.pop(0)
-                job = Job(pending.impl, reports / pending.sub.name / package, limits, root=root,
-                          labs=[package])
-                job.start()
-                running.append((job, pending, package))
-                progress.running([f"{p.sub.name}:{_short(k)}" for _, p, k in running])
-            time.sleep(0.1)
-            for entry in list(running):
-                job, pending, package = entry
-                if not job.done():
-                    continue
-                running.remove(entry)
-                pending.parts[package] = job.result
-                progress.running([f"{p.sub.name}:{_short(k)}" for _, p, k in running])
+                pool.submit((pending, package), pending.impl,
+                            reports / pending.sub.name / package, package)
+                progress.running(running_names())
+            for (pending, package), result in pool.finished(0.1):
+                pending.parts[package] = result
+                progress.running(running_names())
                 if len(pending.parts) == len(pending.labs):
                     name = pending.sub.name
                     parts_reports = {k: read_report(reports / name / k) for k in pending.parts}
@@ -200,10 +203,11 @@ def grade_class(folder: Path, out: Path, *, jobs: int, resume: bool, limits: Lim
                                            _maxima(rows.values()))
                     finish(name, Row(name, result, pending.fingerprint), report)
     except BaseException:
-        for job, _, _ in running:
-            job.kill()
+        pool.close(kill=True)
         raise
     finally:
+        if executor is None:
+            pool.close()
         shutil.rmtree(work, ignore_errors=True)
     write_gradebook(out, rows, packages)
     progress.close()
@@ -233,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("submissions", type=Path, help="a folder of submission folders and zips")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2,
                         help="submissions graded at once (default: one per CPU)")
+    parser.add_argument("--scheduler", default="", metavar="ADDRESS",
+                        help="grade on a Dask cluster: the scheduler's address (tcp://HOST:8786"
+                             "), or local[:N] for a LocalCluster of N worker processes here; "
+                             "--jobs is then the cluster's business (one job per worker thread)")
     parser.add_argument("--resume", action="store_true",
                         help="regrade only what is missing, not ok, or changed")
     parser.add_argument("--out", type=Path, default=Path("reports/class"),
@@ -264,12 +272,18 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["LABKIT_SANDBOX_ALLOW_ROOT"] = "1"
     signal.signal(signal.SIGTERM, _terminate)      # stop the running jobs, keep the gradebook
     started = time.monotonic()
+    pool = None
     try:
+        if args.scheduler:
+            pool = DaskPool(args.scheduler, limits, REPO)
         rows = grade_class(args.submissions, args.out, jobs=max(1, args.jobs),
-                           resume=args.resume, limits=limits, labs=labs)
-    except GraderBug as exc:
+                           resume=args.resume, limits=limits, labs=labs, executor=pool)
+    except (GraderBug, ClusterError) as exc:
         print(f"grade_class: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if pool is not None:
+            pool.close()
     counts: dict[str, int] = {}
     for row in rows.values():
         counts[row.result.status] = counts.get(row.result.status, 0) + 1

@@ -82,7 +82,9 @@ class Job:
     """One submission being graded (see the module docstring)."""
 
     def __init__(self, impl: Path, report_dir: Path, limits: Limits, *, root: Path = REPO,
-                 labs: list[str] | None = None, python: str = sys.executable):
+                 labs: list[str] | None = None, python: str = sys.executable,
+                 die_with_parent: bool = False):
+        self.die_with_parent = die_with_parent   # a cluster worker: dies with the worker
         self.impl = Path(os.path.abspath(impl))
         self.report_dir = Path(os.path.abspath(report_dir))
         self.limits = limits
@@ -135,7 +137,9 @@ class Job:
             # finds in its working directory (``reference/``) is there.
             self.proc = subprocess.Popen(self.command(), cwd=self.tmp, env=env, stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+                                         start_new_session=True,
+                                         preexec_fn=_die_with_parent if self.die_with_parent
+                                         else None)
         try:
             limit = self.limits.memory_mb * 1024 * 1024
             resource.prlimit(self.proc.pid, resource.RLIMIT_AS, (limit, limit))
@@ -199,6 +203,17 @@ class Job:
             return Result(CRASHED, f"the report is not valid ({exc}); no score is given (fail "
                                    f"closed)")
         return Result(OK, "", labs)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the process that started it dies (Linux
+    ``PR_SET_PDEATHSIG``), so that a grading process does not outlive a killed worker."""
+    try:
+        import ctypes
+        import signal as _signal
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(_signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def bound_report(report: dict, folder: Path) -> None:

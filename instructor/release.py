@@ -29,7 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from labkit.grading.labs import REPO
+from labkit.grading.labs import LABS, REPO
+from . import classroom
 from .leaks import find_leaks
 
 INSTRUCTOR_SESSIONS = ("reference", "release", "grade_class", "gradescope", "mutants")
@@ -181,9 +182,10 @@ def check_sessions(dest: Path) -> list[str]:
     return problems
 
 
-def check_grade(dest: Path, how: str) -> list[str]:
+def check_grade(dest: Path, how: str, maxima: dict[str, float] | None = None) -> list[str]:
     """Run the export's grading on its starters (in a scratch copy, so that DIR stays
-    pristine); every test must fail with "not implemented yet"."""
+    pristine); every test must fail with "not implemented yet". Each lab's points go into
+    ``maxima`` (package -> max score), for the Classroom workflow."""
     problems = []
     with tempfile.TemporaryDirectory(prefix="labkit-release-check-") as tmp:
         reports = Path(tmp) / "reports"
@@ -205,6 +207,9 @@ def check_grade(dest: Path, how: str) -> list[str]:
             problems.append("grading the starters wrote no score.json")
             return problems
         report = json.loads(path.read_text())
+        if maxima is not None:
+            maxima.update({p: float(v["max_score"])
+                           for p, v in report.get("extra_data", {}).get("labs", {}).items()})
         if report["score"] != 0 or report["max_score"] <= 0:
             problems.append(f"the starters scored {report['score']} of {report['max_score']}")
         for test in report["tests"]:
@@ -215,6 +220,13 @@ def check_grade(dest: Path, how: str) -> list[str]:
         summary = f"{len(report['tests'])} tests, {report['score']:g}/{report['max_score']:g}"
     print(f"  grading the starters in the release ({how}): {summary}")
     return problems
+
+
+def classroom_labs(dest: Path, maxima: dict[str, float]) -> list[classroom.LabStep]:
+    """The labs the release grades (those with graders in it), with their points."""
+    return [classroom.LabStep(lab.short, f"Lab {lab.number}: {lab.title}",
+                              maxima.get(lab.package, 0.0))
+            for lab in LABS if (dest / "graders" / lab.package / "conftest.py").is_file()]
 
 
 def release(dest: Path, *, root: Path = REPO, how: str = "nox", force: bool = False) -> int:
@@ -238,7 +250,13 @@ def release(dest: Path, *, root: Path = REPO, how: str = "nox", force: bool = Fa
     problems += [f"reference code leaked: {leak}" for leak in leaks]
     print(f"  reference code in the release (normalised ASTs): "
           f"{'none' if not leaks else len(leaks)}")
-    problems += check_grade(dest, how)
+    maxima: dict[str, float] = {}
+    problems += check_grade(dest, how, maxima)
+    steps = classroom_labs(dest, maxima)
+    classroom.write(dest, steps)
+    problems += classroom.check(dest, steps)
+    print(f"  GitHub Classroom workflow: {classroom.WORKFLOW} (one step per lab: "
+          f"{', '.join(f'{s.short} {s.max_score:g}' for s in steps)} points)")
     if problems:
         print("release: FAILED", file=sys.stderr)
         for p in problems:
