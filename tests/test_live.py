@@ -417,7 +417,8 @@ def test_live_graders(package, tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_LIVE_TAG", tag)
     ref = grade(package, "reference", tmp_path / "ref", "-m", "live", "-p", "no:warnings")
     live = [t for t in ref.report["tests"] if t["name"].startswith("Live:")]
-    assert len(live) == 3, [t["name"] for t in ref.report["tests"]]
+    written = (REPO / "graders" / package / "test_live.py").read_text().count("\ndef test_live_")
+    assert len(live) == written >= 3, [t["name"] for t in ref.report["tests"]]
     assert all(t["status"] == "passed" for t in live), ref.stdout[-4000:]
     if (REPO / "starter" / package / "__init__.py").exists():
         start = grade(package, "starter", tmp_path / "starter", "-m", "live", "-p", "no:warnings")

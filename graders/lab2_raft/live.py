@@ -5,7 +5,7 @@ from labkit.node import Node
 
 
 def describe_raft(node: Node) -> dict:
-    """Role, term, vote, commit index and log length from the lab's ``raft_state()``
+    """Role, term, vote, commit index, snapshot index and log length from ``raft_state()``
     accessor (or from plain attributes while it is not written yet)."""
     try:
         state = node.raft_state()  # type: ignore[attr-defined]
@@ -13,7 +13,8 @@ def describe_raft(node: Node) -> dict:
         return describe_node(node)
     if not isinstance(state, dict):
         return describe_node(node)
-    out = {k: scalar(state.get(k)) for k in ("role", "term", "voted_for", "commit_index")
+    out = {k: scalar(state.get(k)) for k in ("role", "term", "voted_for", "commit_index",
+                                             "snapshot_index")
            if scalar(state.get(k)) is not None}
     if isinstance(state.get("log"), list):
         out["log"] = len(state["log"])

@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-data", action="store_true",
                         help="start from the storage files a previous demo left")
     parser.add_argument("--seed", type=int, default=0, help="seeds every node's self.rng")
+    parser.add_argument("--snapshot-every", type=int, default=0, metavar="N",
+                        help="each node's state machine asks for a snapshot after every N-th "
+                             "applied index (Lab 2 part 7; default 0: never)")
     return parser.parse_args(argv)
 
 
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             for suffix in (".json", ".json.tmp", ".log", ".ready", ".ready.tmp"):
                 (data_dir / f"{name}{suffix}").unlink(missing_ok=True)
     cluster = Cluster(lab.package, impl, nodes=nodes, port_base=args.port_base,
-                      data_dir=data_dir, seed=args.seed)
+                      data_dir=data_dir, seed=args.seed, snapshot_every=args.snapshot_every)
     print(f"Starting {lab.short} ({lab.package} from {display_path(str(impl))}/): "
           f"{nodes} node processes and a router ...", flush=True)
     try:

@@ -107,12 +107,16 @@ class Cluster:
     imported from ``impl``.
 
     ``port_base``: node i listens on ``port_base + i - 1``; None picks free ports (tests).
-    ``data_dir``: storage files, logs and ready files (a fresh temporary folder if None)."""
+    ``data_dir``: storage files, logs and ready files (a fresh temporary folder if None).
+    ``snapshot_every``: each node's state machine asks it for a snapshot after every N-th
+    applied index (``node.snapshot(index, data)``; 0: never)."""
 
     def __init__(self, spec: str, impl: Path | str | None = None, *, nodes: int | None = None,
                  port_base: int | None = None, data_dir: Path | str | None = None,
-                 seed: int = 0, tag: str | None = None, start_timeout: float = START_TIMEOUT):
+                 seed: int = 0, tag: str | None = None, start_timeout: float = START_TIMEOUT,
+                 snapshot_every: int = 0):
         self.spec_ref = spec
+        self.snapshot_every = snapshot_every
         self.spec: LiveLab = load_spec(spec)
         self.impl = Path(impl).resolve() if impl else None
         self.node_ids = self.spec.names(nodes or self.spec.nodes)
@@ -399,6 +403,8 @@ class Cluster:
                 "--incarnation", str(self.incarnation[node]), "--seed", str(self.seed)]
         if self.impl is not None:
             args += ["--impl", str(self.impl)]
+        if self.snapshot_every:
+            args += ["--snapshot-every", str(self.snapshot_every)]
         self._spawn(node, "labkit.live.runtime", args)
         self.state[node] = "starting"
 

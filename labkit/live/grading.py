@@ -45,10 +45,12 @@ class LiveFailure(AssertionError):
     """A live test failed; ``str()`` adds the cluster's state and where its logs are."""
 
 
-def live_cluster_fixture(package: str, nodes: int | None = None):
-    """A function-scoped fixture named ``cluster``: a started live ``Cluster`` of ``package``."""
+def live_cluster_fixture(package: str, nodes: int | None = None, *, name: str = "cluster",
+                         snapshot_every: int = 0):
+    """A function-scoped fixture (called ``name``): a started live ``Cluster`` of ``package``
+    (its state machines asking for a snapshot every ``snapshot_every`` indices, if not 0)."""
 
-    @pytest.fixture(name="cluster")
+    @pytest.fixture(name=name)
     def cluster(lab: Any, tmp_path: Any) -> Iterator[Cluster]:
         if getattr(loader, "_sandboxed", False):  # fail closed: see the message
             pytest.skip("live tests run the submission in ordinary, unconfined processes, so "
@@ -58,7 +60,8 @@ def live_cluster_fixture(package: str, nodes: int | None = None):
             try:
                 require(lab, live_lab(package).node_class)
                 c = stack.enter_context(Cluster(package, impl_dir(), nodes=nodes,
-                                                data_dir=tmp_path / "live"))
+                                                data_dir=tmp_path / "live",
+                                                snapshot_every=snapshot_every))
                 c.check_errors()
             except Exception as exc:  # noqa: BLE001 - the test reports it, see _Unavailable
                 stack.close()

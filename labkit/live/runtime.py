@@ -36,7 +36,7 @@ from typing import Any
 from aiohttp import ClientError, ClientSession, WSMsgType, web
 
 from .. import contract
-from ..node import Node, Request
+from ..node import SNAPSHOT_KEY, Node, Request
 from ..blame import student_error
 from ..storage import to_json
 from .labs import BadRequest, LiveLab, Route, load_spec
@@ -87,6 +87,8 @@ class NodeProcess:
         self.error_count = 0
         self.logs: collections.deque[str] = collections.deque(maxlen=200)
         self.applied: list[tuple[int, Any]] = []
+        self.machine: list[Any] = []   # the state machine: commands applied (or restored) so far
+        self.snapshot_every: int = getattr(args, "snapshot_every", 0)
         self.sent = self.received = self.lost = self.requests = 0
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._pending: dict[int, asyncio.Future] = {}
@@ -135,9 +137,30 @@ class NodeProcess:
 
     def apply(self, src: str, index: int, command: Any) -> None:
         data = contract.apply(src, index, command)
+        value = json.loads(data)
         if len(self.applied) < MAX_APPLIED:
-            self.applied.append((index, json.loads(data)))
+            self.applied.append((index, value))
         self.log(src, f"apply {index} {data}")
+        if type(value) is dict and len(value) == 1 and SNAPSHOT_KEY in value:  # a restore
+            restored = value[SNAPSHOT_KEY]
+            self.machine = list(restored.get("applied", [])) if type(restored) is dict else []
+            return
+        self.machine.append(value)
+        if self.snapshot_every and index % self.snapshot_every == 0:
+            asyncio.get_running_loop().call_soon(self._ask_snapshot, index)
+
+    def _ask_snapshot(self, index: int) -> None:
+        """The state machine asks the node to compact up to ``index`` (``--snapshot-every``):
+        ``node.snapshot(index, {"index": index, "applied": [commands 1..index]})``, after the
+        handler that applied ``index`` returned, as in the simulator."""
+        node = self.node
+        if node is None or not callable(getattr(node, "snapshot", None)):
+            return
+        data = {"index": index, "applied": self.machine[:index]}
+        self.log(self.id, f"state machine: snapshot({index}, ...)")
+        error = self.invoke(f"snapshot({index}, data)", node.snapshot, index, data)
+        if error is not None:
+            self.snapshot_every = 0   # reported once (GET /_live/status); asked no more
 
     def log(self, src: str, text: str) -> None:
         line = f"{self.now:10.3f} {src} {text}"
@@ -412,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epoch", type=float, default=time.monotonic())
     parser.add_argument("--incarnation", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--snapshot-every", type=int, default=0,
+                        help="the state machine asks for a snapshot after every N-th index")
     parser.add_argument("--tag", default="", help="ignored; marks the process for cleanup checks")
     args = parser.parse_args(argv)
     return asyncio.run(serve(args))
