@@ -20,6 +20,28 @@ from .harness import (DUPLICATING, ELECTION_DEADLINE, LIVENESS, PHASES, Cluster,
 
 SEEDS = range(10)
 CHURN_SEEDS = range(3)
+TIMEOUT_MIN, TIMEOUT_MAX = 0.150, 0.300   # the handout's election timeout range
+ELECTION_TIMEOUT = "election timeout"
+
+
+def first_stand(c: Cluster) -> None:
+    """From boot: no node stands before 150 ms, and the first of five stands before 300 ms
+    (each draws its election timeout from [150, 300) ms and hears nothing until then)."""
+    c.sim.run_while(lambda: c.checker.max_term() == 0, TIMEOUT_MAX)
+    at = c.sim.now
+    early = at < TIMEOUT_MIN
+    if not early and c.checker.max_term() > 0 and at < TIMEOUT_MAX:
+        return
+    who = [f"{n} (term {v.term}, {v.role})" for n, v in c.checker.views.items() if v.term > 0]
+    what = (f"{', '.join(who)} had already started an election at t={at:.3f}s, before "
+            f"{TIMEOUT_MIN * 1000:.0f} ms" if early else
+            f"no node had started an election {TIMEOUT_MAX * 1000:.0f} ms after all five "
+            f"booted (t=0) with empty logs")
+    raise PropertyViolation(
+        ELECTION_TIMEOUT, f"{what}. Each node draws its election timeout uniformly from "
+        f"[ELECTION_TIMEOUT_MIN, ELECTION_TIMEOUT_MAX) = [150, 300) ms with self.rng when it "
+        f"starts, and stands for election when it fires (handout: \"Timers and constants\"). "
+        f"Nodes: {c.describe()}", time=at)
 
 
 def stable(c: Cluster, leader: str, term: int, seconds: float) -> None:
@@ -38,12 +60,13 @@ def stable(c: Cluster, leader: str, term: int, seconds: float) -> None:
 def test_initial_election(lab):
     """Initial election
 
-    Five nodes boot with empty logs; within 1 s one of them leads and the others follow it,
-    and with no faults the same leader keeps the same term for 2 more seconds.
-    Handout: Part 1."""
+    Five nodes boot with empty logs; the first stands for election between 150 and 300 ms
+    after boot; within 1 s one of them leads and the others follow it, and with no faults the
+    same leader keeps the same term for 2 more seconds (10 seeds). Handout: Part 1."""
     for seed in SEEDS:
         c = Cluster(lab, seed=seed)
         with c.scenario():
+            first_stand(c)
             leader, term = c.wait_agreement(why="the first election")
             stable(c, leader, term, 2.0)
 
