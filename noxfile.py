@@ -118,7 +118,8 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def release(session: nox.Session) -> None:
     """Write the student repository: nox -s release -- DIR [--force]. Checks that its own
-    `nox -s grade` scores the starters 0 cleanly and that no reference code leaked."""
+    `nox -s grade` scores the starters 0 cleanly and that no reference code leaked; writes its
+    GitHub Classroom workflow (.github/workflows/classroom.yml, one step per lab)."""
     session.install(*DEPS, "nox")
     session.run("python", "-m", "instructor.release", *session.posargs, env=ENV)
 
@@ -126,8 +127,9 @@ def release(session: nox.Session) -> None:
 @nox.session
 def grade_class(session: nox.Session) -> None:
     """Grade every submission (folder or zip) of a folder, sandboxed, into a gradebook:
-    nox -s grade_class -- SUBMISSIONS [--jobs N] [--resume] [--out DIR] [--labs lab1,lab2]."""
-    session.install(*DEPS)
+    nox -s grade_class -- SUBMISSIONS [--jobs N] [--resume] [--out DIR] [--labs lab1,lab2]
+    [--scheduler tcp://HOST:8786 | local:N] (a Dask cluster; docs/instructors.md)."""
+    session.install(*DEPS, *PROJECT["optional-dependencies"]["instructor"])
     session.run("python", "-m", "instructor.grade_class", *session.posargs, env=ENV)
 
 

@@ -11,7 +11,7 @@ Both take (submission, lab) jobs and hand back ``jobs.Result``s; ``grade_class``
   both in a private folder on the worker and runs the same ``jobs.Job`` there
   (``instructor.remote_job``): student code in the sandbox, the same time and memory limits;
   the lab's report folder comes back as a zip and is unpacked into the local report folder.
-  A worker needs the graders' Python dependencies (``pip install -e '.[cluster]'`` in a copy of
+  A worker needs the graders' Python dependencies (``pip install -e '.[instructor]'`` in a copy of
   this repository, or the same packages), and nothing of the course's code.
 
   A job lost with its worker (the worker process died or its machine went away) is retried
@@ -32,6 +32,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -198,7 +199,7 @@ def _import_distributed():
     except ImportError:
         raise ClusterError("--scheduler needs Dask's distributed scheduler, which is not "
                            "installed here: pip install 'dask[distributed]' (or "
-                           "pip install -e '.[cluster]' in this repository)") from None
+                           "pip install -e '.[instructor]' in this repository)") from None
     return distributed
 
 
@@ -284,12 +285,13 @@ class DaskPool:
         self._send(key)
 
     def _send(self, key: Hashable) -> None:
-        impl_zip, package, _ = self.args[key]
+        impl_zip, package, report_dir = self.args[key]
         self.tries[key] += 1
+        label = re.sub(r"[^\w.-]", "_", report_dir.parent.name)[:40]
         self.futures[key] = self.client.submit(
             grade_on_worker, self.code, self.code_hash, impl_zip, package,
             asdict(self.limits), pure=False, retries=0,
-            key=f"grade-{package}-{secrets.token_hex(6)}-try{self.tries[key]}")
+            key=f"grade-{label}-{package}-try{self.tries[key]}-{secrets.token_hex(4)}")
 
     def busy(self) -> bool:
         return bool(self.futures)

@@ -204,6 +204,7 @@ def grade_class(folder: Path, out: Path, *, jobs: int, resume: bool, limits: Lim
                     finish(name, Row(name, result, pending.fingerprint), report)
     except BaseException:
         pool.close(kill=True)
+        progress.close()
         raise
     finally:
         if executor is None:
@@ -241,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="grade on a Dask cluster: the scheduler's address (tcp://HOST:8786"
                              "), or local[:N] for a LocalCluster of N worker processes here; "
                              "--jobs is then the cluster's business (one job per worker thread)")
+    parser.add_argument("--scheduler-timeout", type=float, default=15.0, metavar="S",
+                        help="seconds to wait for the scheduler to answer (default %(default)g)")
     parser.add_argument("--resume", action="store_true",
                         help="regrade only what is missing, not ok, or changed")
     parser.add_argument("--out", type=Path, default=Path("reports/class"),
@@ -275,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     pool = None
     try:
         if args.scheduler:
-            pool = DaskPool(args.scheduler, limits, REPO)
+            pool = DaskPool(args.scheduler, limits, REPO,
+                            connect_timeout=args.scheduler_timeout)
         rows = grade_class(args.submissions, args.out, jobs=max(1, args.jobs),
                            resume=args.resume, limits=limits, labs=labs, executor=pool)
     except (GraderBug, ClusterError) as exc:
