@@ -3,9 +3,10 @@
 Runs exactly the recorded run again, with no new search: for a generated (Hypothesis) test, the
 one failing example the record names (``hypothesis.reproduce_failure`` with the blob Hypothesis
 gave for it, so the same schedule, seed and parameters); for a scripted test, the test itself
-(same code and seed: the run is deterministic). Then it checks that the run breaks the same
-property with the same trace digest, prints the events leading to it, and rewrites
-``reports/failures/<id>.html``.
+(same code and seed: the run is deterministic); for an exhaustive-search test
+(``labkit.search``), its recorded shortest path of steps, rebuilt with no new search. Then it
+checks that the run breaks the same property with the same trace digest, prints the events
+leading to it, and rewrites ``reports/failures/<id>.html``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def rerun(record: dict, report_dir: Path) -> tuple[dict | None, str]:
                "--report-dir", tmp, "-q", "--no-header", "-p", "no:cacheprovider"]
         env = {**os.environ, "PYTHONHASHSEED": "0", "LABKIT_NO_RECHECK": "1"}
         env.pop(REPLAY_ENV, None)
+        env.pop("LABKIT_SEARCH_PATH", None)
+        search = (record.get("details") or {}).get("search")
+        if search:   # a search's counterexample: the test rebuilds exactly that path
+            env["LABKIT_SEARCH_PATH"] = json.dumps(search["steps"])
         spec = record.get("hypothesis")
         if spec and spec.get("blob"):
             env[REPLAY_ENV] = json.dumps({"key": spec["test"], "version": spec["version"],

@@ -119,8 +119,9 @@ class Search:
     max_seconds: float = 120.0
     reference_states: int = 0     # what the reference explores (the failure text says it)
 
-    def space(self, node_class: type, depth: int | None = None) -> Space:
-        return Space(node_class, 3,
+    def build(self, lab) -> Space:
+        """The space to search for the code under test (``lab``: its package)."""
+        return Space(require(lab, "RaftNode"), 3,
                      requests=[{"op": "submit", "command": c} for c in self.commands],
                      invariants=self.invariants, prune=(PAST_TERM,), describe=label)
 
@@ -134,10 +135,9 @@ SEARCHES = {
 
 
 def run(lab, search: Search, depth: int | None = None) -> None:
-    node_class = require(lab, "RaftNode")
     depth = search.depth if depth is None else depth
     expect_no_violation(
-        search.space(node_class), depth=depth, max_states=search.max_states,
+        search.build(lab), depth=depth, max_states=search.max_states,
         max_seconds=search.max_seconds,
         rerun=f"nox -s search -- lab2 --test {search.name} --depth {depth}",
         reference=f"(The reference explores {search.reference_states:,} states.) "

@@ -110,6 +110,13 @@ class Space:
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}; known: crash, drop, duplicate")
 
+    def describe_bounds(self) -> str:
+        """One line: the nodes, the operations, the fault budget, the predicates."""
+        budget = ", ".join(f"{v} {k}" for k, v in sorted(self.faults.items()) if v) or "none"
+        return (f"{len(self.node_ids)} nodes, {len(self.requests)} client operations, fault "
+                f"budget: {budget}; invariants: {', '.join(p.name for p in self.invariants)}; "
+                f"prune: {', '.join(p.name for p in self.prune) or 'none'}")
+
     def start(self, rt: SearchRuntime, record: bool = False) -> World:
         """The start state: every node booted in id order, the operations waiting."""
         world = World()
@@ -142,6 +149,7 @@ class Result:
     evidence: str = ""
     error: StudentCodeError | None = None
     final: bytes = b""       # the fingerprint of the state ``path`` leads to
+    replayed: bool = False   # a recorded path run again (``nox -s replay``), not a search
 
     @property
     def states_per_second(self) -> float:
@@ -154,8 +162,9 @@ class Result:
 
     def summary(self) -> str:
         if self.verdict == "violated":
-            return (f"{self.predicate} violated after {len(self.path)} steps (the shortest "
-                    f"interleaving; {self.states:,} states explored): {self.evidence}")
+            how = ("the recorded path, run again with no new search" if self.replayed else
+                   f"the shortest interleaving; {self.states:,} states explored")
+            return f"{self.predicate} violated after {len(self.path)} steps ({how}): {self.evidence}"
         if self.verdict == "goal":
             return f"goal {self.predicate!r} reached after {len(self.path)} steps"
         if self.verdict == "error":

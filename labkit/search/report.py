@@ -17,13 +17,18 @@ byte. Before it raises, it checks that the rebuilt path ends in the state the se
 from __future__ import annotations
 
 import json
+import os
 from typing import Sequence
 
 from ..events import Event
 from ..history import OK, PENDING, Operation
 from ..trace import Trace
-from .bfs import Result, Space, fingerprint, rebuild, search
-from .world import STEP
+from .bfs import Result, Space, _check, fingerprint, rebuild, search
+from .world import STEP, enabled
+
+#: ``nox -s replay`` puts a search failure's recorded steps here (JSON): the test then rebuilds
+#: exactly that path, with no new search (``labkit.replay``)
+REPLAY_PATH_ENV = "LABKIT_SEARCH_PATH"
 
 
 class SearchRun:
@@ -86,6 +91,32 @@ def counterexample(space: Space, result: Result) -> tuple[SearchRun, str]:
     return run, steps
 
 
+def replay_path(space: Space, path: list[tuple], bounds: dict) -> Result:
+    """The recorded ``path`` run again with no search: "violated" if its last state breaks an
+    invariant now, "ok" (stopped by "depth") if it no longer does."""
+    from ..errors import StudentCodeError
+    from .world import SearchRuntime, apply_step
+
+    rt = SearchRuntime(space.node_ids)
+    world = space.start(rt)
+    for i, step in enumerate(path, 1):
+        if step not in enabled(world, space.node_ids):
+            raise AssertionError(f"the recorded path cannot be run again: its step {i} "
+                                 f"({describe_step(step)}) cannot happen now (the code "
+                                 f"changed since it was recorded)")
+        try:
+            apply_step(rt, world, space.node_class, step)
+        except StudentCodeError as exc:
+            if exc.not_implemented:
+                raise
+            return Result("error", i, i, 0.0, "", bounds, tuple(path[:i]), error=exc)
+    hit = _check(space, world)
+    if hit is None:
+        return Result("ok", len(path), len(path), 0.0, "depth", bounds)
+    return Result(hit[0], len(path), len(path), 0.0, "", bounds, tuple(path), hit[1], hit[2],
+                  final=fingerprint(world), replayed=True)
+
+
 def expect_no_violation(space: Space, *, depth: int, max_states: int, max_seconds: float,
                         rerun: str = "", reference: str = "") -> Result:
     """Search ``space``; return the result when no invariant breaks within the bounds, raise
@@ -95,7 +126,13 @@ def expect_no_violation(space: Space, *, depth: int, max_states: int, max_second
     from ..grading import failures
     from ..grading.scenario import ScenarioFailure, replay_command
 
-    result = search(space, depth=depth, max_states=max_states, max_seconds=max_seconds)
+    recorded = os.environ.get(REPLAY_PATH_ENV)
+    if recorded:
+        result = replay_path(space, [tuple(s) for s in json.loads(recorded)],
+                             {"depth": depth, "max_states": max_states,
+                              "max_seconds": max_seconds})
+    else:
+        result = search(space, depth=depth, max_states=max_states, max_seconds=max_seconds)
     if result.verdict == "ok":
         if not result.complete:
             raise AssertionError(

@@ -1,0 +1,207 @@
+"""labkit.search: breadth-first search over every interleaving (issue 17).
+
+Toy nodes with known shortest counterexamples check the search itself (shortest path, fault
+budgets, deduplication, bounds that never pass silently, determinism, the rebuilt trace); the
+Lab 2 searches are checked on the reference and on the two variants made for them (their
+grading is in tests/test_labs.py, like every variant's), and one failure record is replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from graderun import BUGGY, REPO, grade
+from instructor.testing import reference_lab
+from labkit import Node
+from labkit.search import Space, StatePredicate, fingerprint, rebuild, search
+from labkit.search.report import expect_no_violation
+from labkit.search.world import SearchRuntime, clone
+
+
+class Asker(Node):
+    """n1 asks every peer once and counts the acks it gets (the bug: duplicates count too)."""
+
+    def on_start(self) -> None:
+        self.acks = 0
+        self.heard: set[str] = set()
+        if self.id == "n1":
+            for p in self.peers:
+                self.send(p, {"type": "ask"})
+
+    def handle_ask(self, src: str, msg: dict) -> None:
+        self.send(src, {"type": "ack"})
+
+    def handle_ack(self, src: str, msg: dict) -> None:
+        self.acks += 1
+        self.heard.add(src)
+
+
+def too_many_acks(view) -> str | None:
+    node = view.node("n1")
+    if node is not None and node.acks > len(node.peers):
+        return f"n1 counted {node.acks} acks from {len(node.peers)} peers"
+    return None
+
+
+ACKS = StatePredicate("acks counted once", too_many_acks)
+
+
+def asker_space(nodes: int = 2, **faults: int) -> Space:
+    return Space(Asker, nodes, faults=faults, invariants=[ACKS])
+
+
+def test_without_faults_the_whole_space_is_explored_and_safe():
+    result = search(asker_space(3), depth=20)
+    assert result.verdict == "ok" and result.stopped_by == "exhausted", result.summary()
+    assert result.summary().startswith("no violation within depth")
+
+
+def test_a_duplicate_budget_finds_the_shortest_counterexample():
+    result = search(asker_space(2, duplicate=1), depth=10)
+    assert result.verdict == "violated", result.summary()
+    # deliver the ask, duplicate the ack, deliver both copies: 4 steps (duplicating the ask
+    # first takes 5)
+    assert [s[0] for s in result.path] == ["deliver", "duplicate", "deliver", "deliver"]
+    assert "acks counted once violated after 4 steps" in result.summary()
+
+
+def test_a_drop_budget_does_not_break_it_and_a_crash_does():
+    assert search(asker_space(2, drop=1), depth=12).verdict == "ok"
+    # n1 crashes with n2's ack in flight and, restarted, asks again: two acks reach the new
+    # incarnation (restarting over storage is free, the crash is the budget's)
+    result = search(asker_space(2, crash=1), depth=12)
+    assert result.verdict == "violated"
+    assert [s[0] for s in result.path] == ["deliver", "crash", "restart", "deliver", "deliver",
+                                           "deliver"], result.path
+
+
+def test_the_search_is_deterministic_byte_for_byte():
+    one = search(asker_space(3, duplicate=1, drop=1), depth=10)
+    two = search(asker_space(3, duplicate=1, drop=1), depth=10)
+    assert one.path == two.path and one.states == two.states
+    _, a = rebuild(asker_space(3, duplicate=1, drop=1), one.path)
+    _, b = rebuild(asker_space(3, duplicate=1, drop=1), two.path)
+    assert a == b and a
+
+
+def test_the_rebuilt_path_ends_in_the_state_the_search_found():
+    space = asker_space(2, duplicate=1)
+    result = search(space, depth=10)
+    world, records = rebuild(space, result.path)
+    assert fingerprint(world) == result.final
+    kinds = [r.kind for r in records]
+    assert kinds.count("deliver") == 3 and "fault" in kinds   # the duplicate is shown
+    sends = {r.ref for r in records if r.kind == "send"}
+    assert {r.ref for r in records if r.kind == "deliver"} <= sends   # arrows link up
+
+
+def test_fingerprints_ignore_time_random_state_and_set_order():
+    space = asker_space(2)
+    rt = SearchRuntime(space.node_ids)
+    world = space.start(rt)
+    other = clone(world, rt)
+    world.nodes["n1"].heard = {"n2", "n3", "n9"}
+    other.nodes["n1"].heard = set()
+    for name in ("n9", "n3", "n2"):
+        other.nodes["n1"].heard.add(name)
+    other.depth += 7
+    other.nodes["n1"].rng.random()
+    assert fingerprint(world) == fingerprint(other)
+    other.nodes["n1"].acks = 1
+    assert fingerprint(world) != fingerprint(other)
+
+
+def test_a_clone_is_independent_of_its_original():
+    space = asker_space(2)
+    rt = SearchRuntime(space.node_ids)
+    world = space.start(rt)
+    copy = clone(world, rt)
+    copy.nodes["n1"].heard.add("n2")
+    copy.storage["n1"].put("k", 1)
+    copy.net.pop()
+    assert world.nodes["n1"].heard == set() and "k" not in world.storage["n1"]
+    assert len(world.net) == 1 and copy.nodes["n1"].storage is copy.storage["n1"]
+
+
+@pytest.mark.parametrize("bound,words", [({"max_states": 5}, "the state bound (5 states)"),
+                                         ({"max_seconds": 0.0}, "the wall-time bound (0 s)")])
+def test_a_bound_other_than_depth_never_passes_silently(bound, words):
+    space = asker_space(3, duplicate=1, drop=1)
+    result = search(space, depth=30, **bound)
+    assert result.verdict == "ok" and not result.complete
+    assert words in result.summary() and "no violation within depth" in result.summary()
+    kwargs = {"max_states": 10**6, "max_seconds": 60.0, **bound}
+    with pytest.raises(AssertionError, match="did not finish, so it proves nothing"):
+        expect_no_violation(space, depth=30, **kwargs)
+
+
+def test_prune_stops_below_a_state_and_goal_ends_the_search():
+    got_ack = StatePredicate("n1 got an ack", lambda v: "yes" if v.node("n1").acks else None)
+    pruned = Space(Asker, 2, faults={"duplicate": 1}, invariants=[ACKS], prune=[got_ack])
+    assert search(pruned, depth=10).verdict == "ok"     # the second ack is never delivered
+    goal = Space(Asker, 2, goals=[got_ack])
+    result = search(goal, depth=10)
+    assert result.verdict == "goal" and len(result.path) == 2
+
+
+# ----- Lab 2: the graded searches on the reference and the variants made for them ------------
+
+@pytest.fixture(scope="module")
+def lab2():
+    sys.path.insert(0, str(REPO))
+    from graders.lab2_raft import test_search as searches
+    return searches
+
+
+def variant(name: str):
+    module = f"_variant_{name}"
+    import importlib.util
+
+    path = BUGGY / "lab2_raft" / name / "lab2_raft" / "__init__.py"
+    spec = importlib.util.spec_from_file_location(module, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_lab2_searches_pass_on_the_reference(lab2):
+    ref = reference_lab("lab2_raft")
+    for spec in lab2.SEARCHES.values():
+        result = search(spec.build(ref), depth=spec.depth, max_states=spec.max_states)
+        assert result.verdict == "ok" and result.stopped_by == "depth", result.summary()
+        if spec.reference_states:
+            assert result.states == spec.reference_states
+
+
+@pytest.mark.parametrize("name,test,steps", [("grants_before_term_update", "election_safety", 6),
+                                             ("appends_after_commit_index", "log_matching", 6)])
+def test_lab2_variants_have_a_shortest_counterexample(lab2, name, test, steps):
+    spec = lab2.SEARCHES[test]
+    result = search(spec.build(variant(name)), depth=spec.depth)
+    assert result.verdict == "violated" and len(result.path) == steps, result.summary()
+    assert result.predicate == spec.invariants[0].name
+
+
+@pytest.mark.slow
+def test_a_search_failure_is_recorded_and_replays_byte_for_byte(tmp_path):
+    impl = BUGGY / "lab2_raft" / "grants_before_term_update"
+    run = grade("lab2_raft", impl, tmp_path, "-k", "test_search_election_safety")
+    out = run.test("test_search_election_safety")["output"]
+    assert "election safety violated after 6 steps" in out and "failure id:" in out
+    assert "not deterministic" not in out
+    fid = out.split("failure id: ")[1].split()[0]
+    record = json.loads((tmp_path / "reports" / "failures" / f"{fid}.json").read_text())
+    assert record["details"]["search"]["steps"] and record["trace"]
+    assert (tmp_path / "reports" / "failures" / f"{fid}.html").exists()
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run([sys.executable, "-m", "labkit.replay", fid, "--report-dir",
+                           str(tmp_path / "reports")], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "same run, byte for byte" in proc.stdout
+    assert "election safety violated" in proc.stdout
