@@ -6,12 +6,14 @@
     nox -s reference -- lab1           # the reference; exit non-zero unless full marks
     nox -s tests                       # the project's own tests
     nox -s bench                       # simulator throughput, written to reports/bench.json
+    nox -s search -- lab2 [--depth N]  # every interleaving of a small cluster (labkit.search)
 
 Everything after ``--`` that is not a lab name goes to pytest unchanged.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 import sys
@@ -95,6 +97,32 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "labkit.bench", *session.posargs, env=ENV)
 
 
+@nox.session
+def search(session: nox.Session) -> None:
+    """Exhaustive search of a lab's small configurations on your code (the graded searches of
+    graders/<lab>/test_search.py): nox -s search -- lab2 [--depth N] [--test NAME]
+    [--impl PATH] [--max-states N] [--max-seconds S]. Prints the verdict and states per second;
+    a violation is a failure record for nox -s replay and the trace viewer."""
+    parser = argparse.ArgumentParser(prog="nox -s search --")
+    parser.add_argument("lab")
+    parser.add_argument("--depth", type=int)
+    parser.add_argument("--test")
+    parser.add_argument("--impl", default="starter")
+    parser.add_argument("--max-states", type=int)
+    parser.add_argument("--max-seconds", type=float)
+    parser.add_argument("--report-dir", default="reports")
+    args = parser.parse_args(session.posargs)   # a bad option: argparse says which, exits 2
+    try:
+        find_lab(args.lab)
+    except ValueError as exc:
+        raise SystemExit(f"nox: {exc}") from None
+    forwarded = [args.lab, "--impl", args.impl, "--report-dir", args.report_dir]
+    for flag, value in (("--depth", args.depth), ("--test", args.test),
+                        ("--max-states", args.max_states), ("--max-seconds", args.max_seconds)):
+        if value is not None:
+            forwarded += [flag, str(value)]
+    session.install(*DEPS)
+    session.run("python", "-m", "labkit.search", *forwarded, env=ENV, success_codes=[0, 1])
 
 
 @nox.session

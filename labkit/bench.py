@@ -8,8 +8,11 @@ Figures (all printed and written to ``reports/bench.json``):
   (JSON copy, latency, trace, dispatch) with nodes that do nothing but answer each message;
 * ``overhead_ratio``: bare heap rate / no-op node rate: the simulator's cost per message;
 * one block per lab whose ``graders/<lab>/bench.py`` defines ``bench()`` (reference nodes);
-* ``summary``: the two throughput figures side by side, the no-op nodes' and every lab's
-  ``*_delivered_messages_per_s`` (Lab 1's reference cluster: the design's 100,000 msg/s goal).
+* ``search``: every graded exhaustive search on the reference (``labkit.search.bench``): its
+  states, seconds and verdict, and ``search_states_per_s`` over them all;
+* ``summary``: the throughput figures side by side, the no-op nodes' and every lab's
+  ``*_delivered_messages_per_s`` (Lab 1's reference cluster: the design's 100,000 msg/s goal),
+  and the search's states per second.
 
 The simulator figures are the best of ``--repeat`` runs (a loaded machine only slows a run).
 
@@ -99,7 +102,9 @@ def run(labs: list[str], repeat: int = 3) -> dict:
         results[lab.package] = {k: (round(v, 2) if isinstance(v, float) else v)
                                 for k, v in module.bench().items()}
     results["linearizability"] = importlib.import_module("labkit.linearizability.bench").run()
-    summary = {"noop_node_messages_per_s": results["simulator"]["noop_node_messages_per_s"]}
+    results["search"] = importlib.import_module("labkit.search.bench").run(labs)
+    summary = {"noop_node_messages_per_s": results["simulator"]["noop_node_messages_per_s"],
+               "search_states_per_s": results["search"]["search_states_per_s"]}
     for section, figures in results.items():
         for name, value in figures.items():
             if name.endswith("_delivered_messages_per_s"):
