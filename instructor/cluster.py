@@ -255,9 +255,11 @@ class DaskPool:
             scheduler_retries = 3
         self.scheduler_retries = scheduler_retries
         self.retries = max(0, RETRIES - scheduler_retries)
-        code = bundle(root)
-        self.code_hash = hashlib.sha256(code).hexdigest()
-        self.code = self.client.scatter(code, broadcast=True, hash=False)
+        # The bundle goes with every task (a few hundred KB, unpacked once per worker): data
+        # scattered to the workers would be lost with them, and a retry could not run.
+        self.code = bundle(root)
+        self.code_hash = hashlib.sha256(self.code).hexdigest()
+        self._threads, self._threads_at = 1, 0.0
         self.futures: dict[Hashable, Any] = {}
         self.tries: dict[Hashable, int] = {}
         self.args: dict[Hashable, tuple[bytes, str, Path]] = {}
@@ -277,7 +279,18 @@ class DaskPool:
         return out
 
     def has_room(self) -> bool:
-        return True                                    # the scheduler queues the rest
+        """As many jobs in flight as the cluster has worker threads (the rest wait here): a
+        job is given to a worker when it can start, so a worker that dies takes with it only
+        the jobs it was running, and only those use up their retry."""
+        now = time.monotonic()
+        if now - self._threads_at > 5.0:
+            try:
+                workers = self.client.scheduler_info().get("workers", {}).values()
+                self._threads = sum(int(w.get("nthreads", 1)) for w in workers)
+            except Exception:                          # noqa: BLE001 - keep the last count
+                pass
+            self._threads_at = now
+        return len(self.futures) < max(1, self._threads)
 
     def submit(self, key: Hashable, impl: Path, report_dir: Path, package: str) -> None:
         self.args[key] = (zip_folder(impl), package, report_dir)

@@ -15,6 +15,10 @@ and a memory limit), N at a time, with a progress bar. The result, in ``--out`` 
 
 The gradebook is rewritten after every submission, so an interrupted batch keeps what it had;
 ``--resume`` then regrades only the submissions that are missing, not ok, or changed since.
+
+``--scheduler ADDRESS`` runs the jobs on a Dask cluster instead (``cluster.DaskPool``; ``local``
+or ``local:N`` for a LocalCluster here): same jobs, same limits, same gradebook; a job lost with
+its worker is retried once, then ``crashed`` with the reason. See docs/instructors.md.
 """
 
 from __future__ import annotations

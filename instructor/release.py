@@ -7,6 +7,11 @@ variants, and the tests that need them (a test that uses ``reference``, the bugg
 sessions (``reference``, ``release``, ``grade_class``, ``gradescope``) and the README its
 instructor sections.
 
+The release also gets its GitHub Classroom workflow (``classroom``):
+``.github/workflows/classroom.yml`` grades every push with the sandboxed grader, one step per
+lab, and reports each test's points to the Classroom (partial credit), with a job summary and the
+reports as an artifact; the labs' points in it come from check 1 below.
+
 Then two checks, and a non-zero exit if either fails:
 
 1. the export works: its ``nox -s grade`` (or, with ``--check-with python``, the same pytest
@@ -34,7 +39,8 @@ from . import classroom
 from .leaks import find_leaks
 
 INSTRUCTOR_SESSIONS = ("reference", "release", "grade_class", "gradescope", "mutants")
-EXCLUDED_DIRS = ("reference", "instructor", "tests/buggy", "tests/hostile")
+EXCLUDED_DIRS = ("reference", "instructor", "tests/buggy", "tests/hostile",
+                 "docs/instructors.md")
 ALWAYS_SKIPPED = {".git", ".nox", ".hypothesis", "__pycache__", "reports", ".ci-venv",
                   ".pytest_cache", ".venv", "venv"}
 INSTRUCTOR_SECTIONS = re.compile(r"^##\s+(for\s+)?instructors", re.I)
