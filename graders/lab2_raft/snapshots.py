@@ -132,9 +132,11 @@ class SnapshotCluster(Cluster):
     def bytes_by_type(self) -> str:
         return ", ".join(f"{t}: {b:,}" for t, b in sorted(self.sent_types.items()))
 
-    def bound_log(self, entries: int, keys: int) -> None:
+    def bound_log(self, entries: int, keys: int, beyond: int | None = None) -> None:
         """From now on, after every event: no node's log holds more than ``entries`` entries
-        after its snapshot, and no node's storage more than ``keys`` keys."""
+        after its snapshot, and no node's storage more than ``keys`` keys, nor (with
+        ``beyond``) more than ``beyond`` keys besides one per entry after the snapshot (keys
+        left behind by each snapshot add up)."""
         seen: list[str] = []
 
         def note(sim: Any, ev: Any) -> None:
@@ -148,6 +150,15 @@ class SnapshotCluster(Cluster):
                     continue
                 st = sim.node(node).raft_state()
                 held, stored = len(st["log"]), len(sim.storage[node])
+                if beyond is not None and stored > held + beyond and stored <= keys:
+                    raise PropertyViolation(
+                        LOG_BOUND, f"{node}'s storage holds {stored} keys, but its log only "
+                        f"{held} entries after its snapshot at index "
+                        f"{st.get('snapshot_index', 0)} (commit index {st['commit_index']}): "
+                        f"more than {beyond} keys besides one per entry. Nothing but a "
+                        f"snapshot removes entries in this run (no faults), so keys are left "
+                        f"behind by each snapshot and add up: delete every compacted entry "
+                        f"from storage.", time=sim.now, nodes=(node,))
                 if held > entries or stored > keys:
                     raise PropertyViolation(
                         LOG_BOUND, f"{node}'s log holds {held} entries after its snapshot at "

@@ -17,6 +17,7 @@ from .harness import (DUPLICATING, ELECTION_DEADLINE, PHASES, Cluster, ShrinkBud
                       run_generated, smoke_run)
 
 SEEDS = range(10)
+EVEN_SEEDS = range(6)
 BACKUP_BUDGET = 40   # messages among the three while two logs 50 entries off are repaired
 
 
@@ -115,6 +116,56 @@ def test_no_commit_without_majority(lab):
                            why="the three crashed followers restarted")
 
 
+@pytest.mark.points(4)
+def test_even_cluster(lab):
+    """An even cluster: a majority of four is three
+
+    Four nodes (a majority is 3 of 4, more than half of all the nodes, the candidate or
+    leader itself included). Two followers crash: the leader accepts a command but nobody
+    may commit it with 2 of 4; they come back and it commits on all four. Then the cluster
+    splits 2 | 2: the side without the leader must not elect one, nor commit; after the heal
+    a command commits on all four (6 seeds). Handout: Part 1 and Part 2, "Commitment"."""
+    for seed in EVEN_SEEDS:
+        c = Cluster(lab, 4, seed=seed)
+        with c.scenario():
+            leader, _ = c.wait_leader(why="the first election (4 nodes)")
+            c.submit_to_leader("before")
+            c.wait_applied(["before"])
+            followers = [n for n in c.nodes if n != leader]
+            for n in followers[1:]:
+                c.sim.crash(n)
+            c.submit(leader, "two-of-four")
+            c.sim.run_for(0.5)
+            c.never_applied(["two-of-four"], "no commit without a majority",
+                            f"only {leader} and {followers[0]} (2 of 4) were up; a majority "
+                            f"of four is 3")
+            for n in followers[1:]:
+                c.sim.restart(n)
+            c.wait_applied(["before", "two-of-four"], within=1.0,
+                           why="the two crashed followers restarted")
+            leader, term = c.wait_leader(why="after the restarts")
+            side = [leader, followers[0]]
+            other = [n for n in c.nodes if n not in side]
+            c.sim.partition(side, other)
+            c.submit(leader, "half")
+            c.sim.run_for(1.5)
+            c.checker.sync()
+            for n in other:
+                v = c.checker.views[n]
+                if v.role == "leader":
+                    raise PropertyViolation(
+                        "no leader in a minority", f"{n} leads term {v.term} with only "
+                        f"{', '.join(other)} (2 of 4) on its side of a 2 | 2 split; a leader "
+                        f"needs votes from 3 of 4. Nodes: {c.describe()}", time=c.sim.now,
+                        nodes=(n,))
+            c.never_applied(["half"], "no commit without a majority",
+                            f"{leader}'s side of the 2 | 2 split holds 2 of 4 nodes")
+            c.sim.heal()
+            c.submit_to_leader("after", within=2 * ELECTION_DEADLINE)
+            c.wait_applied(["before", "two-of-four", "after"], within=1.0,
+                           why="the 2 | 2 split healed")
+
+
 @pytest.mark.points(5)
 def test_concurrent_submits(lab):
     """Concurrent submits
@@ -199,48 +250,72 @@ def test_backup_divergent_logs(lab):
     committed. One of the three then forms a majority with the two: it is elected and must
     bring both logs in line with its own, with at most 40 messages among the three (the
     election included): a rejection tells the leader how far to back up (the conflicting term
-    and its first index), not one entry per round trip. After the heal everyone converges.
-    Handout: Part 2, "Fast backup"."""
+    and its first index), not one entry per round trip. Played twice per seed: the new
+    leader holds entries of the two nodes' conflicting term, and it has never seen that term.
+    After the heal everyone converges. Handout: Part 2, "Fast backup"."""
     for seed in SEEDS:
-        c = Cluster(lab, seed=seed)
-        with c.scenario():
-            leader1, _ = c.wait_leader(why="the first election")
-            c.submit_to_leader("start")
-            c.wait_applied(["start"])
-            f = [n for n in c.nodes if n != leader1]
-            # leader1 and f0 accept 50 commands that can never commit
-            c.sim.partition([leader1, f[0]], f[1:])
-            for k in range(50):
-                c.submit(leader1, f"lost-{k}")
-            # f1, f2, f3 elect a leader and commit 50 commands
-            leader2, _, _ = c.submit_to_leader("mid-0", among=f[1:])
-            for k in range(1, 50):
-                c.submit(leader2, f"mid-{k}")
-            c.wait_applied([f"mid-{k}" for k in range(50)], f[1:], within=1.0)
-            # one of the three joins leader1 and f0: it wins and must repair both logs
-            other = [n for n in f[1:] if n != leader2]
-            group = [leader1, f[0], other[1]]
-            c.sim.partition([leader2, other[0]], group)
-            counted = traffic(c, group)
-            views = [c.checker.views[n] for n in group]
-            c.sim.run_while(lambda: not (views[0].ids == views[1].ids == views[2].ids), 2.0)
-            used = counted[0]
-            if not views[0].ids == views[1].ids == views[2].ids:
-                raise PropertyViolation(
-                    "fast backup", f"2 s after {other[1]} joined {leader1} and {f[0]}, their "
-                    f"logs still differ. Nodes: {c.describe()}", time=c.sim.now)
-            if used > BACKUP_BUDGET:
-                raise PropertyViolation(
-                    "fast backup", f"bringing the logs of {leader1} and {f[0]} (50 conflicting "
-                    f"entries each) in line with {other[1]}'s took {used} messages among the "
-                    f"three (budget {BACKUP_BUDGET}); reply with conflict_term and "
-                    f"conflict_index so the leader skips a whole term per round trip",
-                    time=c.sim.now)
-            c.sim.heal()
-            c.submit_to_leader("final", within=2 * ELECTION_DEADLINE)
-            c.wait_applied(["start", "final"], within=1.0)
-            c.never_applied([f"lost-{k}" for k in range(50)], "discarded entries",
-                            f"only {leader1} and {f[0]} ever stored it")
+        for unseen in (False, True):
+            c = Cluster(lab, seed=seed)
+            with c.scenario():
+                backup_divergent(c, unseen)
+
+
+def backup_divergent(c: Cluster, unseen: bool) -> None:
+    """Two nodes with 50 conflicting entries of one term; with ``unseen``, a term the leader
+    that repairs them never saw (its only leader was cut off with one follower at once)."""
+    leader1, _ = c.wait_leader(why="the first election")
+    c.submit_to_leader("start")
+    c.wait_applied(["start"])
+    f = [n for n in c.nodes if n != leader1]
+    if unseen:
+        # a second leader is elected without leader1, then cut off with one follower before
+        # any entry of its term reaches the others: its term is unknown to their logs
+        c.sim.isolate(leader1)
+        lost_leader, _ = c.wait_leader(among=f, why=f"{leader1} was cut off")
+        partner = next(n for n in f if n != lost_leader)
+        pair = [lost_leader, partner]
+    else:
+        pair = [leader1, f[0]]
+    three = [n for n in c.nodes if n not in pair]
+    # the pair accepts 50 commands that can never commit
+    c.sim.partition(pair, three)
+    for k in range(50):
+        c.submit(pair[0], f"lost-{k}")
+    # the three elect a leader and commit 50 commands
+    leader2, _, _ = c.submit_to_leader("mid-0", among=three, within=2 * ELECTION_DEADLINE)
+    for k in range(1, 50):
+        c.submit(leader2, f"mid-{k}")
+    c.wait_applied([f"mid-{k}" for k in range(50)], three, within=1.0)
+    # one of the three joins the pair: it wins and must repair both logs
+    other = [n for n in three if n != leader2]
+    group = [*pair, other[1]]
+    c.sim.partition([leader2, other[0]], group)
+    counted = traffic(c, group)
+    views = [c.checker.views[n] for n in group]
+    c.sim.run_while(lambda: not (views[0].ids == views[1].ids == views[2].ids), 2.0)
+    used = counted[0]
+    shape = (f"entries of a term {other[1]} never saw" if unseen else
+             f"entries of a term {other[1]} also holds entries of")
+    if not views[0].ids == views[1].ids == views[2].ids:
+        raise PropertyViolation(
+            "fast backup", f"2 s after {other[1]} joined {pair[0]} and {pair[1]} (50 "
+            f"conflicting {shape}), their logs still differ. Nodes: {c.describe()}",
+            time=c.sim.now)
+    if used > BACKUP_BUDGET:
+        hint = (" When the leader has no entry of conflict_term, it backs up to "
+                "conflict_index, the follower's first index of that term" if unseen else
+                " When the leader has entries of conflict_term, it backs up to just after "
+                "its own last one")
+        raise PropertyViolation(
+            "fast backup", f"bringing the logs of {pair[0]} and {pair[1]} (50 conflicting "
+            f"{shape}) in line with {other[1]}'s took {used} messages among the three "
+            f"(budget {BACKUP_BUDGET}); reply with conflict_term and conflict_index so the "
+            f"leader skips a whole term per round trip.{hint}.", time=c.sim.now)
+    c.sim.heal()
+    c.submit_to_leader("final", within=2 * ELECTION_DEADLINE)
+    c.wait_applied(["start", "final"], within=1.0)
+    c.never_applied([f"lost-{k}" for k in range(50)], "discarded entries",
+                    f"only {pair[0]} and {pair[1]} ever stored it")
 
 
 @pytest.mark.points(9)

@@ -26,6 +26,7 @@ STALE_EVERY = 10
 STALE_PERIOD = 0.02
 LOG_ENTRIES_BOUND = 30      # entries after the snapshot point, with a snapshot every 10
 STORAGE_KEYS_BOUND = 40
+KEYS_BEYOND_LOG = 10        # storage keys besides one per entry after the snapshot (the reference: 4)
 BYTES_PER_COMMAND = 1_500   # the reference sends about 950 (handout, Part 7)
 CHURN_COMMITS = 200         # the reference commits 296 to 373 (20 seeds)
 STALE = NetworkConfig(duplicate=0.3, long_delay=0.5, long_delay_max=1.0)
@@ -190,9 +191,9 @@ def test_snapshot_log_bound(lab):
 
     100 commands, 20 ms apart, with a snapshot every 10 applied entries: after every event no
     node's log holds more than 30 entries after its snapshot and no node's storage more than
-    40 keys. Handout: Part 7."""
+    40 keys, nor more than 10 besides one per entry after the snapshot. Handout: Part 7."""
     c = SnapshotCluster(lab, seed=0)
-    c.bound_log(LOG_ENTRIES_BOUND, STORAGE_KEYS_BOUND)
+    c.bound_log(LOG_ENTRIES_BOUND, STORAGE_KEYS_BOUND, KEYS_BEYOND_LOG)
     with c.scenario():
         leader, _ = c.wait_leader(why="the first election")
         commands = [f"k{k}" for k in range(100)]
