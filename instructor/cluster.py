@@ -42,7 +42,7 @@ from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import Any, Hashable
 
-from .jobs import CRASHED, Job, Limits, Result
+from .jobs import CRASHED, FORWARDED_ENV, Job, Limits, Result
 
 BUNDLE_DIRS = ("labkit", "graders")
 BUNDLE_FILES = ("pyproject.toml", "instructor/__init__.py", "instructor/jobs.py",
@@ -141,7 +141,7 @@ def unzip_into(data: bytes, dest: Path) -> None:
 
 
 def grade_on_worker(code: bytes, code_hash: str, impl_zip: bytes, package: str,
-                    limits: dict) -> dict:
+                    limits: dict, settings: dict | None = None) -> dict:
     """The Dask task: grade one lab of one submission on this worker (see the module
     docstring). Returns the ``Result`` fields, the report folder as a zip and the worker."""
     import socket
@@ -166,6 +166,8 @@ def grade_on_worker(code: bytes, code_hash: str, impl_zip: bytes, package: str,
                 "limits": limits, "root": str(root), "result": str(work / "result.json")}
         (work / "spec.json").write_text(json.dumps(spec))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_",))}
+        env = {k: v for k, v in env.items() if not k.startswith("LABKIT_SANDBOX")}
+        env.update(settings or {})                 # grade_class's sandbox settings
         env["PYTHONPATH"] = str(root)
         proc = subprocess.run([sys.executable, "-m", "instructor.remote_job",
                                str(work / "spec.json")], cwd=work, env=env,
@@ -211,7 +213,7 @@ def local_cluster(workers: int = 2):
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         return distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                        processes=True, dashboard_address=None,
+                                        processes=True, dashboard_address=":0",
                                         silence_logs=40)
 
 
@@ -303,7 +305,8 @@ class DaskPool:
         label = re.sub(r"[^\w.-]", "_", report_dir.parent.name)[:40]
         self.futures[key] = self.client.submit(
             grade_on_worker, self.code, self.code_hash, impl_zip, package,
-            asdict(self.limits), pure=False, retries=0,
+            asdict(self.limits), {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ},
+            pure=False, retries=0,
             key=f"grade-{label}-{package}-try{self.tries[key]}-{secrets.token_hex(4)}")
 
     def busy(self) -> bool:

@@ -40,6 +40,13 @@ MAX_OUTPUT = 20_000                 # characters of one test's failure text in a
 MAX_REPORT_BYTES = 20 * 1024 * 1024  # the files one lab's grading leaves in its report folder
 
 
+# The sandbox settings a job takes from the environment of whoever starts it (a cluster job
+# takes them from grade_class's, not the worker's).
+FORWARDED_ENV = ("LABKIT_SANDBOX_USER", "LABKIT_SANDBOX_LANDLOCK", "LABKIT_NO_RECHECK",
+                 "LABKIT_SANDBOX_ALLOW_ROOT", "LABKIT_SANDBOX_IMPORT_TIMEOUT",
+                 "LABKIT_SANDBOX_CPU_S")
+
+
 @dataclass
 class Limits:
     time_s: float = 600.0           # wall-clock seconds per lab of a submission
@@ -120,9 +127,7 @@ class Job:
                     "LABKIT_JOB_TOKEN": self.token,
                     "LABKIT_SANDBOX_CALL_TIMEOUT": str(math.ceil(self.limits.call_timeout)),
                     "LABKIT_SANDBOX_MEMORY_MB": str(self.limits.child_memory_mb)})
-        for name in ("LABKIT_SANDBOX_USER", "LABKIT_SANDBOX_LANDLOCK", "LABKIT_NO_RECHECK",
-                     "LABKIT_SANDBOX_ALLOW_ROOT",
-                     "LABKIT_SANDBOX_IMPORT_TIMEOUT", "LABKIT_SANDBOX_CPU_S"):
+        for name in FORWARDED_ENV:
             if name in os.environ:
                 env[name] = os.environ[name]
         # A private temporary folder (the sandbox's staging copies go there): removed when the

@@ -61,8 +61,11 @@ def kill_worker_running(client, pool: cluster.DaskPool, label: str, times: int,
     deadline = time.monotonic() + timeout
     for attempt in range(1, times + 1):
         while time.monotonic() < deadline:
-            hits = [(w, k) for w, keys in client.processing().items() for k in keys
-                    if str(k).startswith(f"grade-{label}-") and f"-try{attempt}-" in str(k)]
+            executing = client.run(        # what each worker runs now (not merely holds)
+                lambda dask_worker: [str(ts.key) for ts in dask_worker.state.executing],
+                on_error="return")             # a worker just killed answers with an error
+            hits = [(w, k) for w, keys in executing.items() if isinstance(keys, list)
+                    for k in keys if k.startswith(f"grade-{label}-") and f"-try{attempt}-" in k]
             if hits:
                 worker, key = hits[0]
                 time.sleep(2.0)                   # well inside the job: it is grading
