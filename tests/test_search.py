@@ -113,7 +113,22 @@ def test_fingerprints_ignore_time_random_state_and_set_order():
     other.nodes["n1"].rng.random()
     assert fingerprint(world) == fingerprint(other)
     other.nodes["n1"].acks = 1
+    other.parts.clear()     # the per-node texts are cached: a step invalidates its node's
     assert fingerprint(world) != fingerprint(other)
+
+
+def test_copy_on_write_shares_only_the_nodes_a_step_does_not_touch():
+    space = asker_space(3)
+    rt = SearchRuntime(space.node_ids)
+    world = space.start(rt)
+    step = ("deliver", "n2", "n1", '{"type":"ask"}')
+    nxt = clone(world, rt, "n2")
+    before = fingerprint(world)
+    from labkit.search.world import apply_step
+    apply_step(rt, nxt, Asker, step)
+    assert nxt.nodes["n1"] is world.nodes["n1"] and nxt.nodes["n2"] is not world.nodes["n2"]
+    assert fingerprint(world) == before != fingerprint(nxt)
+    assert len(world.net) == 2 and len(nxt.net) == 2   # one delivered, one ack sent
 
 
 def test_a_clone_is_independent_of_its_original():

@@ -40,7 +40,7 @@ from ..errors import StudentCodeError
 from ..node import Node
 from ..simulator import node_names
 from ..storage import Storage
-from .world import Recorder, SearchRuntime, World, apply_step, boot, clone, enabled
+from .world import Recorder, SearchRuntime, World, apply_step, boot, clone, enabled, touched
 
 #: fields of every ``labkit.Node`` that are the runtime's, not the node's state
 RUNTIME_FIELDS = frozenset(("id", "peers", "rng", "storage", "_rt"))
@@ -204,18 +204,25 @@ def node_fields(obj: Node) -> dict:
 
 
 def fingerprint(world: World) -> bytes:
-    """The canonical identity of a state (time and random generators left out)."""
+    """The canonical identity of a state (time and random generators left out). Each node's
+    text is cached in ``world.parts`` (``clone`` drops the text of the node it copies): change
+    a world only through ``apply_step`` on a fresh clone, as the search does."""
     parts = []
+    cache = world.parts
     for n, obj in world.nodes.items():
-        fields = None if obj is None else node_fields(obj)
-        try:
-            text = _encode(fields)
-        except TypeError:   # keys of mixed types cannot be sorted: name them by repr
-            text = repr(_canon(fields))
+        text = cache.get(n)
+        if text is None:
+            fields = None if obj is None else node_fields(obj)
+            try:
+                text = _encode(fields)
+            except TypeError:   # keys of mixed types cannot be sorted: name them by repr
+                text = repr(_canon(fields))
+            text = "\x01".join((text, repr(sorted(world.storage[n]._data.items())),
+                                repr(sorted(world.timers[n].items())),
+                                repr(world.applied[n])))
+            if world.log is None:
+                cache[n] = text
         parts.append(text)
-        parts.append(repr(sorted(world.storage[n]._data.items())))
-        parts.append(repr(sorted(world.timers[n].items())))
-        parts.append(repr(world.applied[n]))
     parts.append(repr(sorted(world.net)))
     parts.append(repr((world.pending, sorted(world.answers), sorted(world.faults.items()))))
     return hashlib.blake2b("\x00".join(parts).encode(), digest_size=16).digest()
@@ -264,7 +271,7 @@ def search(space: Space, *, depth: int, max_states: int = 1_000_000,
             if elapsed() > max_seconds:
                 return Result("ok", len(seen), done_depth, elapsed(), "time", bounds)
             for step in enabled(world, space.node_ids):
-                nxt = clone(world, rt)
+                nxt = clone(world, rt, touched(step))
                 try:
                     apply_step(rt, nxt, node_class, step)
                 except StudentCodeError as exc:
