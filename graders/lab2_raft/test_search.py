@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import pytest
 
+from labkit import GraderBug
 from labkit.grading import require
 from labkit.search import Space, StatePredicate, View
 from labkit.search.report import expect_no_violation
@@ -134,7 +135,22 @@ SEARCHES = {
 }
 
 
+def sandboxed(lab) -> bool:
+    try:
+        from labkit.sandbox import RemoteModule
+    except ImportError:  # pragma: no cover - a labkit without the sandbox
+        return False
+    return isinstance(lab, RemoteModule)
+
+
 def run(lab, search: Search, depth: int | None = None) -> None:
+    if sandboxed(lab):
+        # The search copies node objects thousands of times; under --sandbox they live in
+        # another process, which labkit.search cannot copy yet. Ours, not the student's.
+        raise GraderBug("the exhaustive search does not run under --sandbox yet (a limitation "
+                        "of labkit.search: it copies node objects, which live in the sandboxed "
+                        "child); grade these tests without --sandbox: nox -s grade -- lab2 -k "
+                        "search")
     depth = search.depth if depth is None else depth
     expect_no_violation(
         search.build(lab), depth=depth, max_states=search.max_states,
