@@ -18,7 +18,7 @@ from graders.lab2_raft.invariants import (ACCESSOR, COMMIT_NEEDS_MAJORITY, ELECT
                                           ONE_VOTE_PER_TERM, STATE_MACHINE_SAFETY,
                                           TERMS_NEVER_DECREASE, INVARIANTS,
                                           MAJORITY_OF_VOTES, ACKNOWLEDGED_STATE,
-                                          COMMITTED_ENTRIES_STAY, RaftChecker)
+                                          COMMITTED_ENTRIES_STAY, STANDING, RaftChecker)
 from instructor.testing import reference_lab
 
 PACKAGE = "lab2_raft"
@@ -66,12 +66,15 @@ class Scripted(Node):
         self.reply(request, {})
 
 
-def scripted(n: int = 5, *, votes: bool = False) -> tuple[Simulation, RaftChecker]:
+def scripted(n: int = 5, *, votes: bool = False,
+             standing: bool = False) -> tuple[Simulation, RaftChecker]:
     """Scripted leaders come from nowhere: unless ``votes``, "leader has a majority of votes"
-    is left out."""
+    is left out; scripted candidates jump to any term: "standing for election" is left out
+    unless ``standing``."""
     sim = Simulation(Scripted, n, seed=0)
-    checker = RaftChecker(sim, invariants=tuple(i for i in INVARIANTS
-                                                if votes or i != MAJORITY_OF_VOTES))
+    checker = RaftChecker(sim, invariants=tuple(
+        i for i in INVARIANTS if (votes or i != MAJORITY_OF_VOTES)
+        and (standing or i != STANDING)))
     sim.run_until(0.0)
     return sim, checker
 
@@ -270,7 +273,7 @@ def test_bench_reports_its_figures():
 
 def test_invariants_are_named_objects_with_statements():
     names = [inv.name for inv in INVARIANTS]
-    assert len(set(names)) == len(names) == 11
+    assert len(set(names)) == len(names) == 12
     assert all(inv.statement and inv == inv.name for inv in INVARIANTS)
 
 
@@ -295,6 +298,20 @@ def test_checker_leader_needs_a_majority_of_distinct_votes():
     with violation(MAJORITY_OF_VOTES) as info:
         say(sim, "n1", role="leader")
     assert "from only n1, n2 (2 of 5 nodes; a majority is 3)" in str(info.value)
+
+
+def test_checker_a_candidate_moves_to_the_next_term_and_votes_for_itself():
+    sim, _ = scripted(standing=True)
+    say(sim, "n1", role="candidate", term=1, voted_for="n1")      # 0 -> 1: fine
+    say(sim, "n1", role="candidate", term=2, voted_for="n1")      # stands again: fine
+    with violation(STANDING) as info:
+        say(sim, "n1", role="candidate", term=4, voted_for="n1")  # 2 -> 4: a term skipped
+    assert "n1 became a candidate for term 4" in str(info.value)
+    assert "the next term, 3" in str(info.value)
+    sim, _ = scripted(standing=True)
+    with violation(STANDING) as info:
+        say(sim, "n2", role="candidate", term=1)                   # no vote for itself
+    assert "a candidate votes for itself" in str(info.value)
 
 
 def test_checker_leader_with_a_majority_of_votes():

@@ -35,7 +35,9 @@ of a leader's answer to a submit: what a node has acknowledged. Invariants (``IN
   in which it acknowledged entries 1..m (to the leader, or to a client as the leader) still
   holds those entries; crashes and restarts included;
 * committed entries stay: a node's log never shrinks below its commit index, nor changes an
-  entry at or below it (checked at every event, not only when the commit index moves).
+  entry at or below it (checked at every event, not only when the commit index moves);
+* standing for election: a node that becomes a candidate (or stands again) moves to its term
+  plus one, not further, and votes for itself.
 
 Logs are compared through interned prefixes: every distinct log prefix gets an integer id, so
 "same index and term, same history" is one dictionary lookup per new entry.
@@ -98,11 +100,14 @@ ACKNOWLEDGED_STATE = Invariant(
 COMMITTED_ENTRIES_STAY = Invariant(
     "committed entries stay", "a node's log never shrinks below its commit index nor changes "
     "an entry at or below it")
+STANDING = Invariant(
+    "standing for election", "a node that becomes a candidate moves to the next term (its "
+    "term plus one) and votes for itself")
 ACCESSOR = "raft_state() contract"
 
 INVARIANTS = (ELECTION_SAFETY, ONE_VOTE_PER_TERM, TERMS_NEVER_DECREASE, LOG_MATCHING,
               COMMIT_NEEDS_MAJORITY, LEADER_COMPLETENESS, STATE_MACHINE_SAFETY, IN_ORDER_APPLY,
-              MAJORITY_OF_VOTES, ACKNOWLEDGED_STATE, COMMITTED_ENTRIES_STAY)
+              MAJORITY_OF_VOTES, ACKNOWLEDGED_STATE, COMMITTED_ENTRIES_STAY, STANDING)
 
 ROLES = ("follower", "candidate", "leader")
 
@@ -200,6 +205,7 @@ class RaftChecker:
         self._votes_won = MAJORITY_OF_VOTES in self.invariants
         self._promised = ACKNOWLEDGED_STATE in self.invariants
         self._stay = COMMITTED_ENTRIES_STAY in self.invariants
+        self._standing = STANDING in self.invariants
         self.n = len(sim.node_ids)
         self.majority = self.n // 2 + 1
         self.views = {node: NodeView(node) for node in sim.node_ids}
@@ -371,12 +377,16 @@ class RaftChecker:
             return  # nothing changed (a heartbeat, a refused vote, a stale message)
         now = self.sim.now
         restarted = inc != v.incarnation
+        booted = restarted and v.incarnation == 0   # its first run: term 0, no vote, as seen
         if restarted:
             v.incarnation = inc
             v.commit = 0
         v.up = True
         self._check_term(v, term, now)
         self._check_vote(v, term, voted, now)
+        if (role == "candidate" and self._standing and (booted or not restarted)
+                and (v.role != "candidate" or term != v.term)):
+            self._check_standing(v, term, voted, now)
         was_leader = v.role == "leader" and v.term == term and not restarted
         if role != v.role or term != v.term:
             v.label = f"{role} {term}"
@@ -421,6 +431,22 @@ class RaftChecker:
                        f"then for {voted} in the same term (t={now:.3f}s). A node grants at most "
                        f"one vote per term, and voted_for must survive a restart.",
                        (v.node, first[0], voted))
+
+    def _check_standing(self, v: NodeView, term: int, voted: str | None, now: float) -> None:
+        """``v`` (still as last seen: ``v.role``, ``v.term``) has just become a candidate for
+        ``term``, or stood again."""
+        if term != v.term + 1:
+            self._fail(STANDING,
+                       f"{v.node} became a candidate for term {term} at t={now:.3f}s, but it was "
+                       f"a {v.role} of term {v.term} just before: a node that stands for "
+                       f"election moves to the next term, {v.term + 1}, once per election "
+                       f"(increment the term in one place only).", (v.node,))
+        if voted != v.node:
+            self._fail(STANDING,
+                       f"{v.node} became a candidate for term {term} at t={now:.3f}s with "
+                       f"voted_for {voted!r}: a candidate votes for itself (and saves that "
+                       f"vote), so it cannot grant its vote to another candidate of its term.",
+                       (v.node,))
 
     def _check_single_leader(self, v: NodeView, now: float) -> None:
         first = self.leaders.get(v.term)
@@ -749,7 +775,7 @@ def _int_field(data: str, key: str) -> int | None:
 
 
 __all__ = ["RaftChecker", "INVARIANTS", "Invariant", "MAJORITY_OF_VOTES", "ACKNOWLEDGED_STATE",
-           "COMMITTED_ENTRIES_STAY", "ELECTION_SAFETY", "ONE_VOTE_PER_TERM",
+           "COMMITTED_ENTRIES_STAY", "STANDING", "ELECTION_SAFETY", "ONE_VOTE_PER_TERM",
            "TERMS_NEVER_DECREASE", "LOG_MATCHING", "COMMIT_NEEDS_MAJORITY",
            "LEADER_COMPLETENESS", "STATE_MACHINE_SAFETY", "IN_ORDER_APPLY", "ACCESSOR",
            "command_key", "Prefixes", "NodeView"]
