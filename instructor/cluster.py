@@ -150,6 +150,7 @@ def grade_on_worker(code: bytes, code_hash: str, impl_zip: bytes, package: str,
 
     base = Path(tempfile.gettempdir())
     root = base / f"labkit-grader-{code_hash[:20]}"
+    _sweep(base, keep=root)
     if not (root / "pyproject.toml").is_file():
         staging = Path(tempfile.mkdtemp(prefix="labkit-grader-", dir=base))
         unzip_into(code, staging)
@@ -184,6 +185,22 @@ def grade_on_worker(code: bytes, code_hash: str, impl_zip: bytes, package: str,
         return {"result": result, "report": report_zip, "worker": socket.gethostname()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _sweep(base: Path, keep: Path, age_s: float = 86400.0) -> None:
+    """Remove what tasks of this worker left a day or more ago: grader bundles of older runs,
+    and the folders of tasks whose worker was killed (their cleanup never ran)."""
+    now = time.time()
+    for path in list(base.glob("labkit-grader-*")) + list(base.glob("labkit-task-*")):
+        try:
+            if path != keep and now - path.stat().st_mtime > age_s:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
+    try:
+        os.utime(keep)                             # in use: not swept
+    except OSError:
+        pass
 
 
 def _die_with_parent() -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -76,6 +78,18 @@ def kill_worker_running(client, pool: cluster.DaskPool, label: str, times: int,
             time.sleep(0.2)
         else:
             raise AssertionError(f"the job of {label} (try {attempt}) never ran; {log}")
+
+
+@pytest.fixture(autouse=True)
+def workers_tmp(monkeypatch):
+    """The LocalCluster's workers (new processes) keep their scratch folders in a folder of
+    their own, removed afterwards with what a killed worker left. World-readable, like /tmp:
+    the sandboxed child runs as another user and reads its staging copy there."""
+    folder = tempfile.mkdtemp(prefix="labkit-dask-test-")
+    os.chmod(folder, 0o755)
+    monkeypatch.setenv("TMPDIR", folder)
+    yield
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_with_kills(subs: Path, out: Path, label: str, times: int) -> tuple[dict, list[str]]:
