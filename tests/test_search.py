@@ -164,6 +164,25 @@ def test_prune_stops_below_a_state_and_goal_ends_the_search():
     assert result.verdict == "goal" and len(result.path) == 2
 
 
+def test_quiet_timers_never_fire():
+    class Ticker(Node):
+        def on_start(self) -> None:
+            self.ticks = 0
+            self.set_timer("tick", 1.0)
+            self.set_timer("quiet", 1.0)
+
+        def timer_tick(self) -> None:
+            self.ticks += 1
+            if self.ticks < 3:
+                self.set_timer("tick", 1.0)
+
+        def timer_quiet(self) -> None:
+            raise AssertionError("a quiet timer fired")
+
+    result = search(Space(Ticker, 1, quiet_timers=("quiet",)), depth=10)
+    assert result.verdict == "ok" and result.stopped_by == "exhausted" and result.states == 4
+
+
 # ----- Lab 2: the graded searches on the reference and the variants made for them ------------
 
 @pytest.fixture(scope="module")
@@ -189,12 +208,13 @@ def test_lab2_searches_pass_on_the_reference(lab2):
     for spec in lab2.SEARCHES.values():
         result = search(spec.build(ref), depth=spec.depth, max_states=spec.max_states)
         assert result.verdict == "ok" and result.stopped_by == "depth", result.summary()
-        if spec.reference_states:
-            assert result.states == spec.reference_states
+        if spec.reference_states:   # what the failure text and the handout say, roughly
+            assert spec.reference_states / 2 <= result.states <= spec.reference_states * 2
 
 
 @pytest.mark.parametrize("name,test,steps", [("grants_before_term_update", "election_safety", 6),
-                                             ("appends_after_commit_index", "log_matching", 6)])
+                                             ("appends_after_commit_index", "log_matching", 6),
+                                             ("candidate_takes_commands", "log_matching", 4)])
 def test_lab2_variants_have_a_shortest_counterexample(lab2, name, test, steps):
     spec = lab2.SEARCHES[test]
     result = search(spec.build(variant(name)), depth=spec.depth)

@@ -130,7 +130,8 @@ class Search:
 SEARCHES = {
     s.name: s for s in (
         Search("election_safety", ("x",), (ELECTION,), depth=6, reference_states=1_516),
-        Search("log_matching", ("x", "y"), (MATCHING, COMMITS), depth=6),
+        Search("log_matching", ("x", "y"), (MATCHING, COMMITS), depth=6,
+               reference_states=2_032),
     )
 }
 

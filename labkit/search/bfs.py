@@ -103,9 +103,11 @@ class Space:
     prune: Sequence[StatePredicate] = ()
     goals: Sequence[StatePredicate] = ()
     describe: Callable[[Node], str | None] | None = None   # a lane label for the trace viewer
+    quiet_timers: Sequence[str] = ()   # prune: timers of these names never fire in the search
 
     def __post_init__(self) -> None:
         self.node_ids = node_names(self.nodes) if isinstance(self.nodes, int) else tuple(self.nodes)
+        self.quiet = frozenset(self.quiet_timers)
         unknown = set(self.faults) - {"crash", "drop", "duplicate"}
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}; known: crash, drop, duplicate")
@@ -115,7 +117,9 @@ class Space:
         budget = ", ".join(f"{v} {k}" for k, v in sorted(self.faults.items()) if v) or "none"
         return (f"{len(self.node_ids)} nodes, {len(self.requests)} client operations, fault "
                 f"budget: {budget}; invariants: {', '.join(p.name for p in self.invariants)}; "
-                f"prune: {', '.join(p.name for p in self.prune) or 'none'}")
+                f"prune: {', '.join(p.name for p in self.prune) or 'none'}"
+                + (f"; timers that never fire: {', '.join(sorted(self.quiet))}"
+                   if self.quiet else ""))
 
     def start(self, rt: SearchRuntime, record: bool = False) -> World:
         """The start state: every node booted in id order, the operations waiting."""
@@ -270,7 +274,7 @@ def search(space: Space, *, depth: int, max_states: int = 1_000_000,
                 return Result("ok", len(seen), done_depth, elapsed(), "states", bounds)
             if elapsed() > max_seconds:
                 return Result("ok", len(seen), done_depth, elapsed(), "time", bounds)
-            for step in enabled(world, space.node_ids):
+            for step in enabled(world, space.node_ids, space.quiet):
                 nxt = clone(world, rt, touched(step))
                 try:
                     apply_step(rt, nxt, node_class, step)
@@ -315,7 +319,7 @@ def rebuild(space: Space, path: Sequence[tuple]) -> tuple[World, list]:
     labels: dict[str, str | None] = {}
     _label(space, world, labels)
     for step in path:
-        if step not in enabled(world, space.node_ids):
+        if step not in enabled(world, space.node_ids, space.quiet):
             raise AssertionError(f"step {step!r} is not enabled when the path is rebuilt "
                                  f"(labkit bug: the search is not deterministic)")
         try:

@@ -100,7 +100,7 @@ def replay_path(space: Space, path: list[tuple], bounds: dict) -> Result:
     rt = SearchRuntime(space.node_ids)
     world = space.start(rt)
     for i, step in enumerate(path, 1):
-        if step not in enabled(world, space.node_ids):
+        if step not in enabled(world, space.node_ids, space.quiet):
             raise AssertionError(f"the recorded path cannot be run again: its step {i} "
                                  f"({describe_step(step)}) cannot happen now (the code "
                                  f"changed since it was recorded)")

@@ -166,8 +166,9 @@ def _invoke(world: World, node: str, what: Any, fn: Callable, *args: Any) -> Any
         raise student_error(exc, node, what, world.depth * STEP) from exc
 
 
-def enabled(world: World, node_ids: tuple[str, ...]) -> list[tuple]:
-    """Every step that can happen next, sorted (the search's fixed order)."""
+def enabled(world: World, node_ids: tuple[str, ...], quiet: frozenset = frozenset()) -> list[tuple]:
+    """Every step that can happen next, sorted (the search's fixed order). Timers named in
+    ``quiet`` never fire (a prune: the search leaves them out)."""
     steps: list[tuple] = []
     seen = set()
     for dst, src, data in world.net:
@@ -185,7 +186,8 @@ def enabled(world: World, node_ids: tuple[str, ...]) -> list[tuple]:
             steps.append(("restart", node))
             continue
         for name in world.timers[node]:
-            steps.append(("timer", node, name))
+            if name not in quiet:
+                steps.append(("timer", node, name))
         for op in world.pending:
             steps.append(("request", node, op))
         if world.faults.get("crash", 0) > 0:
