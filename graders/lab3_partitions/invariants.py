@@ -6,6 +6,14 @@
   nodes hold the written value in ``storage``, or the value of a write that may be newer than
   it. A coordinator that counts a duplicated or retried reply twice, counts an acknowledgement
   of an older request, or acknowledges before its replicas saved the value, breaks it at once.
+* **READ_MAJORITY**, at the moment a quorum read answers a value: a majority of distinct
+  nodes hold that value (or the value of a write that may be newer than the one that wrote
+  it) in storage. A read whose majority disagreed and that answers the newest value without
+  writing it back first (or before a majority acknowledged the write-back) breaks it at once:
+  a later read that hears the other nodes would return an older value. The first such read
+  is kept and reported by ``harness.check_linearizable`` right after the run's history passed
+  the linearizability check (a history that does not pass is reported by the checker itself,
+  with the operations that cannot be ordered).
 * **ACKED_KEPT**, after every storage change: an acknowledged write stays held by a majority,
   until a write of the same key that began after it was acknowledged (and is newer) replaces
   it. A replica that drops or overwrites a newer entry with an older one breaks it.
@@ -27,7 +35,10 @@ from labkit.jsoncopy import dumps
 MAJORITY = 3
 ACK_MAJORITY = "a write is acknowledged only once a majority of distinct nodes hold it in storage"
 ACKED_KEPT = "an acknowledged write is never lost"
+READ_MAJORITY = ("a quorum read answers a value only once a majority of distinct nodes hold it "
+                 "in storage")
 
+MAX_PANEL_OPS = 400       # operations of one key shown in the viewer's panel
 
 class AcknowledgedWrites:
     """The two invariants above, for one simulation (subscribes itself)."""
@@ -38,6 +49,8 @@ class AcknowledgedWrites:
         self.seen = 0                                     # history entries already sorted
         self.live: list[tuple[Operation, set[str]]] = []  # acknowledged, not yet superseded
         self.counts = {n: sim.storage[n].writes for n in sim.node_ids}
+        self.read_violation: PropertyViolation | None = None   # READ_MAJORITY's first
+        sim.acknowledged_writes_of_lab3 = self
         sim.subscribe(self.on_event)
         sim.observe(self.after_step)
 
@@ -75,6 +88,8 @@ class AcknowledgedWrites:
         if ev.kind != REPLY or ev.detail.startswith("(late"):
             return
         op = sim.history[ev.ref - 1]
+        if op.input.get("op") == "read" and op.ok:
+            self.check_read(op)
         if op.input.get("op") != "write" or not op.ok:
             return
         self._sort_history()
@@ -89,6 +104,38 @@ class AcknowledgedWrites:
         self.live = [(w, h) for w, h in self.live
                      if not (w.input.get("key") == key and w.ret <= op.call)]
         self.live.append((op, held))
+
+    def check_read(self, r: Operation) -> None:
+        """READ_MAJORITY, at the answer of quorum read ``r``."""
+        if r.input.get("mode", "quorum") != "quorum" or not isinstance(r.output, dict):
+            return
+        value = r.output.get("value")
+        if value is None:
+            return                        # nothing written yet: nothing to hold
+        self._sort_history()
+        text = dumps(value)
+        source = next((w for w in self.writes.get(r.input.get("key"), ())
+                       if dumps(w.input.get("value")) == text), None)
+        if source is None:
+            return                        # a value nobody wrote: the linearizability check
+        held = self.holders(source)
+        if len(held) >= MAJORITY:
+            return
+        if self.read_violation is not None:
+            return
+        others = [n for n in self.sim.node_ids if n not in held]
+        self.read_violation = PropertyViolation(READ_MAJORITY, (
+            f"op#{r.id} (quorum read of {r.input.get('key')} on {r.node}, called at "
+            f"t={r.call:.3f}s) returned {value!r} at t={r.ret:.3f}s, written by op#{source.id} "
+            f"(on {source.node}, called at t={source.call:.3f}s), but only {len(held)} "
+            f"distinct {'node holds' if len(held) == 1 else 'nodes hold'} that value (or a "
+            f"newer write of {r.input.get('key')!r}) in storage: "
+            f"{', '.join(sorted(held)) or 'none'}; {', '.join(others)} do not. A later read "
+            f"that hears {', '.join(others[:MAJORITY])} would return an older value. When the "
+            f"majority's answers disagree, store the newest value on a majority (write back) "
+            f"before answering"), time=r.ret)
+        self.read_violation.details = read_panel(
+            self.sim, r, lambda op: op.node if op.client == "client" else f"{op.client}@{op.node}", str(self.read_violation))
 
     def after_step(self, sim: Simulation) -> None:
         changed = [n for n in sim.node_ids if sim.storage[n].writes != self.counts[n]]
@@ -197,3 +244,14 @@ class IsolateWriter:
     def __str__(self) -> str:
         return (f"t={self.at:.3f}s isolate the next writer whose value reached one other node "
                 f"(within {self.within:g} s)")
+
+
+def read_panel(sim: Simulation, read: Operation, lane, explanation: str) -> dict:
+    """``details`` for the trace viewer's per-key panel: the operations of the read's key so far
+    (a lane per client), the read that answered too early as the culprit, no order claimed."""
+    key = read.input.get("key")
+    ops = [{**op.to_json(), "lane": lane(op)} for op in sim.history
+           if op.input.get("key") == key and op.call <= read.ret][:MAX_PANEL_OPS]
+    return {"linearizability": {"explanation": explanation, "keys": {str(key): {
+        "ops": ops, "prefix": [], "culprits": [read.id],
+        "truncated": len(ops) == MAX_PANEL_OPS}}}}

@@ -15,6 +15,9 @@ from labkit.strategies import grading_settings
 
 from .harness import PHASES
 
+# cut's both_ways: None means the call leaves it out (the default must be one way).
+BOTH_WAYS = st.sampled_from((None, False, True))
+
 
 class LinkModel:
     """The rules of handout section 3, as plainly as possible: the set of links that are down."""
@@ -83,7 +86,7 @@ def fault(draw, nodes):
         return ("heal",)
     a, b = draw(st.lists(st.sampled_from(nodes), min_size=2, max_size=2, unique=True))
     if kind == "cut":
-        return ("cut", a, b, draw(st.booleans()))
+        return ("cut", a, b, draw(BOTH_WAYS))
     return ("connect", a, b)
 
 
@@ -97,6 +100,8 @@ def call_text(action) -> str:
     kind = action[0]
     if kind == "split":
         return "split(" + ", ".join(repr(list(g)) for g in action[1]) + ")"
+    if kind == "cut" and action[3] is None:
+        return f"cut({action[1]!r}, {action[2]!r})"
     if kind == "cut":
         return f"cut({action[1]!r}, {action[2]!r}, both_ways={action[3]})"
     return f"{kind}(" + ", ".join(repr(a) for a in action[1:]) + ")"
@@ -106,6 +111,8 @@ def apply(target, action) -> None:
     kind = action[0]
     if kind == "split":
         target.split(*[list(g) for g in action[1]])
+    elif kind == "cut" and action[3] is None:
+        target.cut(action[1], action[2])       # the default: one way only
     elif kind == "cut":
         target.cut(action[1], action[2], both_ways=action[3])
     else:
@@ -183,13 +190,14 @@ def test_heal_restores_every_link(lab, scenario):
 def test_cut_is_one_way_or_symmetric(lab, scenario, data):
     """A cut breaks exactly the links it names
 
-    cut(a, b) breaks a -> b only; cut(a, b, both_ways=True) breaks both directions, so neither
-    node can communicate with the other; every other link stays as it was. Handout: 3.1."""
+    cut(a, b) (both_ways left out, or False) breaks a -> b only; cut(a, b, both_ways=True)
+    breaks both directions, so neither node can communicate with the other; every other link
+    stays as it was. Handout: 3.1."""
     Topology = require(lab, "Topology")
     nodes, actions = scenario
     a, b = data.draw(st.lists(st.sampled_from(nodes), min_size=2, max_size=2, unique=True),
                      label="a, b")
-    both = data.draw(st.booleans(), label="both_ways")
+    both = data.draw(BOTH_WAYS, label="both_ways")
     topo, model, story = build(Topology, nodes, [*actions, ("cut", a, b, both)])
     compare_links(topo, model, story, pairs={(a, b), (b, a)})
     if topo.can_communicate(a, b) or topo.can_communicate(b, a):
@@ -279,7 +287,7 @@ def test_topology_matches_model(lab):
             self.step(("isolate", node))
 
         @rule(pair=st.lists(st.sampled_from(nodes), min_size=2, max_size=2, unique=True),
-              both=st.booleans())
+              both=BOTH_WAYS)
         def cut(self, pair, both):
             self.step(("cut", pair[0], pair[1], both))
 

@@ -21,6 +21,8 @@ from .harness import (CONVERGENCE_DEADLINE, MAJORITY, NO_QUORUM, NODES, PHASES, 
 MAJORITY_WRITES = "the majority side accepts writes"
 MINORITY_REFUSES = "the minority side refuses within 0.5 s"
 LOCAL_READS = "local reads answer at once, on every node"
+VERSIONS = 'versions follow the contract: [highest counter seen + 1, writer], [0, ""] if unwritten'
+LOSS = 0.3                  # share of messages lost in phase 1's lossy round
 
 
 def expect_refused(op, why: str) -> None:
@@ -53,7 +55,9 @@ def expect_value(op, value, prop: str, why: str) -> None:
 def test_course_text_four_phases(lab):
     """The course text's four phases, on a real replicated store
 
-    Normal operation (reads on every node see every write), a partition n1,n2,n3 | n4,n5 (the
+    Normal operation (reads on every node see every write; a key never written reads version
+    [0, ""], two writes of one key get [1, writer] and [2, writer]; with 30% of messages lost a
+    write and a read still succeed within 0.5 s), a partition n1,n2,n3 | n4,n5 (the
     majority writes, the minority refuses), a crash that leaves n1 without a majority (it
     refuses but still answers local reads), then heal: writes work again and nothing
     acknowledged is lost. Handout: sections 2 and 4.2."""
@@ -72,6 +76,16 @@ def test_course_text_four_phases(lab):
                     finish(sim, r)
                     expect_value(r, value, "quorum reads see acknowledged writes",
                                  f"{key}={value!r} was acknowledged before this read began")
+            check_versions(sim)
+            # Phase 1, lossy: messages get lost; a resent query or store still gets through.
+            sim.set_network(loss=LOSS)
+            w, r = write(sim, "n3", "lossy", "value-lossy"), read(sim, "n4", "key1")
+            finish(sim, w, r)
+            sim.set_network(loss=0.0)
+            why = (f"every node is up and connected, and {LOSS:.0%} of messages are lost: resend "
+                   f"every RETRY_INTERVAL to the replicas that have not answered")
+            expect_fast_ok(w, why)
+            expect_fast_ok(r, why, prop="quorum reads see acknowledged writes")
             # Phase 2: partition n1, n2, n3 | n4, n5.
             sim.partition(["n1", "n2", "n3"], ["n4", "n5"])
             w3, w4 = write(sim, "n1", "key3", "value3"), write(sim, "n4", "key4", "value4")
@@ -103,6 +117,31 @@ def test_course_text_four_phases(lab):
                     expect_value(r, value, "acknowledged writes are never lost",
                                  f"{key}={value!r} was acknowledged before this read began")
             check_linearizable(sim)
+
+
+def check_versions(sim) -> None:
+    """On the quiet, whole cluster: a key never written reads {"value": None, "version":
+    [0, ""]} (quorum and local); two writes of one key, one after the other, get the versions
+    [1, first writer] and [2, second writer] (handout 4.2)."""
+    for r in (read(sim, "n5", "never-written"), local_read(sim, "n2", "never-written")):
+        finish(sim, r)
+        expect_ok(r, VERSIONS, "every node is up and connected")
+        if r.output.get("value") is not None or r.output.get("version") != [0, ""]:
+            raise PropertyViolation(VERSIONS, f"no write of 'never-written' was ever made, so a "
+                                              f"read must answer {{'value': None, 'version': "
+                                              f"[0, '']}}; {describe(r)}", time=r.ret)
+    for counter, node in ((1, "n3"), (2, "n5")):
+        w = write(sim, node, "counted", f"counted-{counter}")
+        finish(sim, w)
+        expect_fast_ok(w, "every node is up and connected")
+        if w.output.get("version") != [counter, node]:
+            seen = ("no write of it yet (counter 0)" if counter == 1 else
+                    "the previous write's counter 1")
+            raise PropertyViolation(VERSIONS, f"the write of 'counted' on {node} queried a "
+                                              f"majority of the whole, quiet cluster, which saw "
+                                              f"{seen}, so its version must be [{counter}, "
+                                              f"{node!r}] (highest counter seen + 1, the "
+                                              f"writer's id); {describe(w)}", time=w.ret)
 
 
 @st.composite

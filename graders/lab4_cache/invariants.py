@@ -1,10 +1,24 @@
 """Invariants of the cache, checked as the run goes, and a fault action aimed at writers.
 
-``StrongWrites`` watches every run the Lab 4 graders make (``harness.cluster``): **when a
-strong put or delete is acknowledged with version V, at least W = 2 distinct home replicas of
-the key hold version V or newer** (``peek``, the handout's section 5.4). A coordinator that
-counts a duplicated or resent acknowledgement twice, counts one from an earlier operation, or
-answers before W homes stored the entry, breaks it at the moment it replies.
+``StrongWrites`` watches every run the Lab 4 graders make (``harness.cluster``):
+
+* **STRONG_ACKED**: when a strong put or delete is acknowledged with version V, at least W = 2
+  distinct home replicas of the key hold version V or newer (``peek``, the handout's section
+  5.4). A coordinator that counts a duplicated or resent acknowledgement twice, counts one from
+  an earlier operation, or answers before W homes stored the entry, breaks it when it replies.
+* **STRONG_READ_HELD**: when a strong get answers an entry with version V, at least W = 2
+  distinct homes hold version V or newer (section 4.2: a read whose R answers disagree writes
+  the newest back to W homes before it answers). A read that answers a half-done put's value
+  without writing it back, or before the write-back is acknowledged, breaks it when it replies:
+  a later read that hears the two other homes would go back in time.
+
+  The first such read is kept and reported by ``harness.check_linearizable`` right after the
+  run's history passed the linearizability check (a history that does not pass is reported
+  by the checker itself, with the operations that cannot be ordered).
+
+A home that is down when the check runs is judged by what it held (``peek``) when it last
+received a message from the operation's coordinator: that is all it can have acknowledged, and
+its storage keeps it across the crash.
 
 ``IsolateWriter`` is a fault action: the next strong put whose entry has reached exactly one
 home is cut off right then, so strong reads overlap a write that one home holds and two do
@@ -22,11 +36,19 @@ from labkit.jsoncopy import dumps
 
 W = 2
 STRONG_ACKED = "a strong write is acknowledged only once W = 2 distinct home replicas hold it"
+STRONG_READ_HELD = ("a strong read answers only once W = 2 distinct home replicas hold what it "
+                    "returns")
 
 
 def _version(copy) -> tuple:
     return (-1, "") if copy is None else tuple(copy["version"])
 
+
+def _is_version(v) -> bool:
+    return (isinstance(v, list) and len(v) == 2 and isinstance(v[0], int)
+            and isinstance(v[1], str))
+
+MAX_PANEL_OPS = 400       # operations of one key shown in the viewer's panel
 
 class StrongWrites:
     """The invariant above, for one simulation; ``homes(key)`` gives a key's home replicas."""
@@ -39,6 +61,10 @@ class StrongWrites:
         self.armed: list[float] = []
         self.pending: dict[int, Operation] = {}        # strong puts/deletes not answered yet
         self.last_ack: Operation | None = None
+        self.strong: dict[int, Operation] = {}         # strong puts, deletes, gets not answered
+        self.read_violation: PropertyViolation | None = None   # STRONG_READ_HELD's first
+        self.heard: dict[tuple[str, str], tuple] = {}  # (home, key) -> version held when it
+        #                                                 last got a message from a coordinator
         sim.subscribe(self.on_event)
         sim.strong_writes_of_lab4 = self
         sim.add_target("writer", self.writer)
@@ -52,11 +78,15 @@ class StrongWrites:
     def on_event(self, sim: Simulation, ev) -> None:
         kind = ev.kind
         if kind == "deliver":
+            if self.strong:
+                self.note_heard(sim, ev)
             if self.armed and self.writes:
                 self.spread(sim, ev)
         elif kind == "request":
             op = sim.history[ev.ref - 1]
             body = op.input
+            if body.get("consistency") == "strong" and body.get("op") in ("put", "delete", "get"):
+                self.strong[op.id] = op
             if body.get("consistency") == "strong" and body.get("op") in ("put", "delete"):
                 self.pending[op.id] = op
                 if self.armed and body.get("op") == "put":
@@ -65,35 +95,72 @@ class StrongWrites:
             op = sim.history[ev.ref - 1]
             self.writes.pop(op.id, None)
             self.pending.pop(op.id, None)
+            self.strong.pop(op.id, None)
             body = op.input
-            if (op.ok and body.get("consistency") == "strong"
-                    and body.get("op") in ("put", "delete")
-                    and isinstance(op.output.get("version"), list)):
+            if (not op.ok or body.get("consistency") != "strong"
+                    or not _is_version(op.output.get("version"))):
+                return
+            if body.get("op") in ("put", "delete"):
                 self.check(sim, op)
                 self.last_ack = op
+            elif body.get("op") == "get":
+                self.check(sim, op)
+
+    def note_heard(self, sim: Simulation, ev) -> None:
+        """A home got a message from the coordinator of a strong operation on one of its keys:
+        remember what it holds now (all it can have acknowledged to that coordinator)."""
+        obj = None
+        for op in self.strong.values():
+            key = op.input.get("key")
+            if ev.peer != op.node or not isinstance(key, str) or ev.node not in self.homes_of(key):
+                continue
+            obj = obj or sim.node(ev.node)
+            if obj is not None:
+                self.heard[(ev.node, key)] = _version(obj.peek(key))
 
     def check(self, sim: Simulation, op: Operation) -> None:
+        """At ``op``'s reply: W distinct homes hold its version or a newer one."""
         key = op.input.get("key")
         if not isinstance(key, str):
             return
         acked = tuple(op.output["version"])
         homes = [n for n in self.homes_of(key) if n in sim.node_ids]
         copies = {n: (None if sim.node(n) is None else sim.node(n).peek(key)) for n in homes}
-        holding = [n for n in homes if _version(copies[n]) >= acked]
+        held_by = {n: (_version(copies[n]) if sim.node(n) is not None
+                       else self.heard.get((n, key), (-1, ""))) for n in homes}
+        holding = [n for n in homes if held_by[n] >= acked]
         if len(holding) >= W:
             return
-        listing = "; ".join(f"{n} holds " + ("nothing (down)" if sim.node(n) is None else
-                                            "nothing" if copies[n] is None else
-                                            f"version {list(_version(copies[n]))}")
-                            for n in homes)
+
+        def holds(n: str) -> str:
+            if sim.node(n) is None:
+                return (f"{n} is down (it held " + ("nothing" if held_by[n] == (-1, "") else
+                                                    f"version {list(held_by[n])}")
+                        + " when it last heard from a coordinator)")
+            return f"{n} holds " + ("nothing" if copies[n] is None else
+                                   f"version {list(held_by[n])}")
+        listing = "; ".join(holds(n) for n in homes)
+        held = (f"only {len(holding)} of its home replicas "
+                f"{'holds' if len(holding) == 1 else 'hold'} that version or a newer one: "
+                f"{listing}")
+        if op.input.get("op") == "get":
+            if self.read_violation is None:
+                self.read_violation = PropertyViolation(
+                    STRONG_READ_HELD,
+                    f"op#{op.id} (strong get of {key} on {op.node}, called at t={op.call:.3f}s) "
+                    f"returned {op.output.get('value')!r} at version {list(acked)} at "
+                    f"t={op.ret:.3f}s, but {held}. A later strong read that hears the other homes "
+                    f"would return an older value. When the R answers disagree, write the newest "
+                    f"entry back and answer once W = {W} homes acknowledged it", time=op.ret)
+                self.read_violation.details = read_panel(
+                    sim, op, lambda op: f"{op.client}@{op.node}", str(self.read_violation))
+            return
         what = (f"strong {op.input.get('op')} of {key}"
                 + (f"={op.input.get('value')!r}" if op.input.get("op") == "put" else ""))
         raise PropertyViolation(
             STRONG_ACKED,
             f"op#{op.id} ({what} on {op.node}, called at t={op.call:.3f}s) was acknowledged "
-            f"with version {list(acked)} at t={op.ret:.3f}s, but only {len(holding)} of its "
-            f"home replicas {'holds' if len(holding) == 1 else 'hold'} that version or a newer "
-            f"one: {listing}. Count each home once "
+            f"with version {list(acked)} at t={op.ret:.3f}s, but {held}. Count each home once "
             f"(a duplicated or resent acknowledgement counts once, and only for the operation "
             f"it answers) and answer once W = {W} homes stored the entry", time=op.ret)
 
@@ -149,3 +216,14 @@ class IsolateWriter:
     def __str__(self) -> str:
         return (f"t={self.at:.3f}s isolate the next strong writer whose entry reached one home "
                 f"(within {self.within:g} s)")
+
+
+def read_panel(sim: Simulation, read: Operation, lane, explanation: str) -> dict:
+    """``details`` for the trace viewer's per-key panel: the operations of the read's key so far
+    (a lane per client), the read that answered too early as the culprit, no order claimed."""
+    key = read.input.get("key")
+    ops = [{**op.to_json(), "lane": lane(op)} for op in sim.history
+           if op.input.get("key") == key and op.call <= read.ret][:MAX_PANEL_OPS]
+    return {"linearizability": {"explanation": explanation, "keys": {str(key): {
+        "ops": ops, "prefix": [], "culprits": [read.id],
+        "truncated": len(ops) == MAX_PANEL_OPS}}}}

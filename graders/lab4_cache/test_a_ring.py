@@ -54,16 +54,18 @@ node_names = st.sampled_from([f"c{i}" for i in range(1, 13)] + ["lb-1", "db", "1
 @pytest.mark.points(6)
 @grading_settings(max_examples=60, phases=PHASES)
 @given(nodes=st.lists(node_names, min_size=1, max_size=9, unique=True),
-       vnodes=st.integers(1, 40), n=st.integers(1, 6),
+       vnodes=st.integers(1, 40), n=st.integers(0, 6),
        sample=st.lists(st.text(min_size=0, max_size=12), min_size=1, max_size=20),
        leaver=st.integers(0, 8))
 @example(nodes=["c1", "c2", "c3"], vnodes=8, n=3, sample=["x"], leaver=0)
+@example(nodes=["c1", "c2", "c3"], vnodes=8, n=0, sample=["x"], leaver=0)
 def test_preference_lists_distinct(lab, nodes, vnodes, n, sample, leaver):
     """Preference lists name N distinct nodes, starting with the owner
 
-    For generated rings (1 to 9 nodes, 1 to 40 virtual nodes each) and keys, before and after a
-    node leaves: preference_list(key, n) has min(n, nodes) entries, all on the ring, none
-    repeated, the first being node_for(key). Handout: section 3.2."""
+    For generated rings (1 to 9 nodes, 1 to 40 virtual nodes each), keys and n from 0 to 6,
+    before and after a node leaves: preference_list(key, n) has min(n, nodes) entries (none
+    for n = 0), all on the ring, none repeated, the first being node_for(key).
+    Handout: section 3.2."""
     ring = ring_class(lab)(nodes, vnodes=vnodes)
     check_lists(ring, nodes, n, sample)
     if len(nodes) > 1:
@@ -90,7 +92,7 @@ def check_lists(ring, nodes, n, sample, when: str = "") -> None:
         if strangers:
             raise PropertyViolation(DISTINCT, f"{where}; {strangers} are not on the ring")
         owner = ring.node_for(key)
-        if pl[0] != owner:
+        if pl and pl[0] != owner:
             raise PropertyViolation(DISTINCT, f"{where}; it must start with node_for(key) = "
                                               f"{owner!r}")
 

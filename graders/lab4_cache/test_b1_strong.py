@@ -20,6 +20,18 @@ from .harness import (CACHE_NODES, PHASES, SLACK, STRONG_TIMEOUT, Clients, check
 from .invariants import IsolateWriter
 
 BASICS = "put, get and delete work on every node"
+MALFORMED = "a malformed request is answered {'error': 'bad_request'}"
+# Requests the contract refuses (handout section 4.1): (body, what is wrong with it).
+BAD_REQUESTS = (
+    ({"op": "put", "key": "k", "consistency": "strong"}, "a put without a value"),
+    ({"op": "put", "key": "k", "value": "v", "ttl": 0}, "a ttl of 0 (a ttl is a number > 0)"),
+    ({"op": "put", "key": "k", "value": "v", "ttl": -1}, "a negative ttl"),
+    ({"op": "put", "key": "k", "value": "v", "ttl": "5"}, "a ttl that is a string"),
+    ({"op": "put", "key": "k", "value": "v", "ttl": True}, "a ttl that is a boolean"),
+    ({"op": "get", "key": 7, "consistency": "strong"}, "a key that is not a string"),
+    ({"op": "get", "key": "k", "consistency": "linear"}, "an unknown consistency"),
+    ({"op": "frobnicate", "key": "k"}, "an unknown op"),
+)
 LAST_WRITE = "a strong read sees the last acknowledged strong write"
 RECOVERS = "strong operations succeed again once the faults end"
 REFUSES = "a strong operation without its quorum is refused within 0.5 s"
@@ -38,7 +50,9 @@ def test_basic_operations(lab):
 
     No faults. A put at one node is read back at all six (at once for strong, after 0.2 s for
     eventual), an overwrite from another node replaces it, a delete makes every node read None,
-    and a key never written reads None. Replies follow the contract's shapes. Handout: 4.1."""
+    and a key never written reads None. Replies follow the contract's shapes, and malformed
+    requests (no value, a ttl that is not a number > 0, a key that is not a string, an unknown
+    consistency or op) are answered {"error": "bad_request"}. Handout: 4.1."""
     for seed in range(2):
         sim = cluster(lab, seed)
         rng = random.Random(seed)
@@ -65,6 +79,16 @@ def test_basic_operations(lab):
                                 f"{key} was deleted by {d.node} at t={d.ret:.3f}s")
                 read_everywhere(sim, f"{level}-never-written", level, None,
                                 "that key was never written")
+            for body, wrong in BAD_REQUESTS:
+                node = rng.choice(CACHE_NODES)
+                op = sim.request(node, body)
+                finish(sim, op)
+                if not op.done or not isinstance(op.output, dict) \
+                        or op.output.get("error") != "bad_request":
+                    raise PropertyViolation(MALFORMED, f"{body!r} is {wrong}, so {node} must "
+                                                       f"answer {{'error': 'bad_request', "
+                                                       f"'detail': ...}} at once; "
+                                                       f"{describe(op)}", time=op.ret or op.call)
 
 
 def read_everywhere(sim, key: str, level: str, value, why: str) -> None:

@@ -96,7 +96,8 @@ def test_hinted_handoff(lab):
 
     One home replica of a key is crashed (or cut off) and another home takes an eventual put.
     Within 0.5 s the first fallback node (the next node on the ring after the homes) must hold
-    the copy as a hint (stats: hints == 1) and the coordinator none. When the owner is back,
+    the copy as a hint (stats: hints == 1) and the coordinator none. The fallback then crashes
+    and restarts: it must still hold the hint (hints live in storage). When the owner is back,
     within 0.5 s it must hold the write and the fallback no hint. Handout: 4.5."""
     for seed in range(4):
         rng = random.Random(seed)
@@ -128,7 +129,21 @@ def test_hinted_handoff(lab):
                 raise PropertyViolation(HANDOFF, f"{outage}; the third home {other} is up, so "
                                                  f"it must hold the write by now, but it holds "
                                                  f"{show(peek(sim, other, key))}", time=sim.now)
-            sim.run_for(0.3)
+            # Hints live in storage: the fallback crashes and restarts holding the copy.
+            sim.crash(spare[0])
+            sim.run_for(0.05)
+            sim.restart(spare[0])
+            sim.run_for(0.01)
+            held = stats(sim, spare[0])["hints"]
+            if held != 1:
+                raise PropertyViolation(HANDOFF, f"{outage}; the first fallback {spare[0]} held "
+                                                 f"the copy as a hint, crashed at "
+                                                 f"t={sim.now - 0.06:.3f}s and restarted at "
+                                                 f"t={sim.now - 0.01:.3f}s: a hint is kept in "
+                                                 f"storage until its owner acknowledges it, so "
+                                                 f"{spare[0]} must still hold 1 hint, but it "
+                                                 f"holds {held}", time=sim.now)
+            sim.run_for(0.24)
             back = sim.now
             sim.restart(owner) if crash else sim.heal()
             sim.run_for(DELIVERY_DEADLINE)

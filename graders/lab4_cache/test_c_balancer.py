@@ -20,10 +20,14 @@ RECOVERY = 1.5              # a restarted node gets requests again within this l
 NO_NODE_DEADLINE = 0.5      # with every breaker open, a request is refused within this long
 
 SPREADS = "the balancer spreads requests over the cache nodes"
+SPREADS_LIVE = "with one node down, the balancer spreads requests over the other five"
+MIN_SHARE_LIVE = 5          # of the ~75 requests while a node is down, each live node gets this
 ROUTES_AROUND = "the balancer stops sending to a crashed node within 0.5 s"
 COMES_BACK = "a restarted node gets requests again within 1.5 s"
 RETRIES = "a read that hits a crashed node is retried on another"
 NOT_RESENT = "a strong write that reached a crashed node is not sent again"
+GIVES_UP = "the balancer tries a request at most MAX_ATTEMPTS = 3 times, then answers an error"
+MAX_ATTEMPTS = 3
 NO_NODE = "with no node available the balancer refuses within 0.5 s"
 SERVES_AGAIN = "once the nodes are back, the balancer serves again"
 
@@ -89,8 +93,10 @@ def test_routes_around_crash(lab):
     """A crashed node stops getting requests within 0.5 s, and gets them back after restarting
 
     A request every 20 ms goes to lb. A cache node crashes at t=1 s: from 0.5 s after the crash
-    lb must send it nothing but pings, and every request sent to lb from then on must succeed.
-    The node restarts at t=3 s: within 1.5 s lb must send it requests again. Handout: 6.2."""
+    lb must send it nothing but pings, every request sent to lb from then on must succeed, and
+    each of the five other nodes must get at least 5 of them (round-robin over the closed
+    breakers). The node restarts at t=3 s: within 1.5 s lb must send it requests again.
+    Handout: 6.2."""
     for seed in range(3):
         rng = random.Random(seed)
         victim = rng.choice(CACHE_NODES)
@@ -117,6 +123,22 @@ def test_routes_around_crash(lab):
                                                  f"stopped sending to it by "
                                                  f"t={crash_at + DETECTION:g}s; five nodes are "
                                                  f"up")
+            counts = {n: 0 for n in CACHE_NODES if n != victim}
+            for t, node, _ in forwards(sim, crash_at + DETECTION):
+                if t < restart_at and node in counts:
+                    counts[node] += 1
+            starved = [n for n, k in counts.items() if k < MIN_SHARE_LIVE]
+            if starved:
+                listing = ", ".join(f"{n}: {k}" for n, k in counts.items())
+                raise PropertyViolation(SPREADS_LIVE, f"{victim} is down from t={crash_at:g}s "
+                                                      f"to t={restart_at:g}s; from "
+                                                      f"t={crash_at + DETECTION:g}s lb forwarded "
+                                                      f"{sum(counts.values())} requests, but "
+                                                      f"{', '.join(starved)} got fewer than "
+                                                      f"{MIN_SHARE_LIVE} ({listing}): round-robin "
+                                                      f"goes on with the node after the one it "
+                                                      f"picked, skipping open breakers",
+                                        time=restart_at)
             back = [t for t, node, _ in forwards(sim, restart_at) if node == victim]
             if not back or back[0] > restart_at + RECOVERY + SLACK:
                 first = f"the first at t={back[0]:.3f}s" if back else "none at all"
@@ -133,7 +155,9 @@ def test_retries_reads(lab):
     A cache node crashes without warning; right away 12 eventual gets and puts go to lb (some
     reach the dead node before its breaker opens): each must still succeed, on another node,
     within 4 s. A strong put that reached the dead node must not be sent again (it may have
-    taken effect): lb answers it with an error. Handout: 6.3."""
+    taken effect): lb answers it with an error. Last, every node lb forwards one eventual get
+    to crashes as the forward leaves (and restarts 0.05 s later): lb must forward it at most
+    MAX_ATTEMPTS = 3 times and then answer an error. Handout: 6.3."""
     for seed in range(3):
         rng = random.Random(seed)
         victim = rng.choice(CACHE_NODES)
@@ -171,6 +195,47 @@ def test_retries_reads(lab):
                                                      f"and must answer an error; it was "
                                                      f"forwarded {copies} and "
                                                      f"{describe(op)}", time=sim.now)
+            give_up(sim, seed)
+
+
+def give_up(sim, seed: int) -> None:
+    """Every node lb forwards one eventual get to crashes as the forward leaves lb (it restarts
+    0.05 s later): lb must stop after MAX_ATTEMPTS forwards and answer an error."""
+    sim.restart(next(n for n in CACHE_NODES if not sim.is_up(n)))
+    sim.run_for(1.5)                              # every breaker closed again
+    key = f"doomed-{seed}"
+    marker = json.dumps(key)
+    doomed: list[tuple[float, str]] = []
+    waiting: list[str] = []
+
+    def listen(sim, ev) -> None:
+        if ev.kind == SEND and ev.node == LB and marker in ev.detail and '"forward"' in ev.detail:
+            waiting.append(ev.peer)
+
+    def strike(sim) -> None:
+        while waiting:
+            node = waiting.pop(0)
+            doomed.append((sim.now, node))
+            if sim.is_up(node):
+                sim.crash(node)
+                sim.after(0.05, lambda node=node: sim.restart(node))
+
+    sim.subscribe(listen)
+    sim.observe(strike)
+    op = get(sim, LB, key, "eventual", timeout=LB_TIMEOUT)
+    finish(sim, op)
+    tries = ", ".join(f"{node} at t={t:.3f}s" for t, node in doomed) or "none"
+    why = (f"every node lb forwarded the eventual get of {key!r} to crashed as the forward left "
+           f"lb (and restarted 0.05 s later); the forwards: {tries}")
+    if len(doomed) > MAX_ATTEMPTS:
+        raise PropertyViolation(GIVES_UP, f"{why}: {len(doomed)} forwards, but lb may try a "
+                                          f"request at most {MAX_ATTEMPTS} times (an attempt "
+                                          f"is a forward or a round that found no node); "
+                                          f"{describe(op)}", time=doomed[MAX_ATTEMPTS][0])
+    if op.status != "fail":
+        raise PropertyViolation(GIVES_UP, f"{why}: no forward was answered, so after "
+                                          f"{MAX_ATTEMPTS} attempts lb must answer an error "
+                                          f"(unavailable); {describe(op)}", time=op.ret or sim.now)
 
 
 @pytest.mark.points(6)

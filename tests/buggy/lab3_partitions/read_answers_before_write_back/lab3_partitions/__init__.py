@@ -3,8 +3,9 @@ undone ("repair later"); only writes wait for their store phase.
 
 A read that saw the new value of a half-done write returns it while a majority still holds
 the old one, so a later read can return the old value (handout 4.2).
-Caught by: test_quorum_ops_linearizable
-Evidence: NOT LINEARIZABLE"""
+Caught by: test_quorum_ops_linearizable, and test_coordinator_crash_mid_write.
+Evidence: a quorum read answers a value only once a majority of distinct nodes hold it in storage
+Evidence (test_coordinator_crash_mid_write): NOT LINEARIZABLE"""
 
 from instructor.testing import reference_lab
 

@@ -3,8 +3,9 @@ writes it back ("repair in the background"), instead of waiting for W homes to h
 
 A read that saw a half-done put returns its value while only one home holds it; a later read
 that hears the two other homes (before the write-back reaches them) returns the older value.
-Caught by: test_strong_read_writes_back
-Evidence: a value a strong read returned is seen by every later strong read"""
+Caught by: test_strong_read_writes_back, and test_strong_linearizable (4.9).
+Evidence: a strong read answers only once W = 2 distinct home replicas hold what it returns
+Evidence (test_strong_linearizable): a strong read answers only once W = 2 distinct home replicas hold what it returns"""
 
 from instructor.testing import reference_lab
 
