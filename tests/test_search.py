@@ -164,6 +164,40 @@ def test_prune_stops_below_a_state_and_goal_ends_the_search():
     assert result.verdict == "goal" and len(result.path) == 2
 
 
+class Grudge(Node):
+    """Raises when the ack of n3 arrives before n2's (an exact order)."""
+
+    def on_start(self) -> None:
+        self.heard = []
+        self.handle = None
+        if self.id == "n1":
+            self.handle = lambda: None     # not plain data: copied by copy.deepcopy
+            for p in self.peers:
+                self.send(p, {"type": "ask"})
+
+    def handle_ask(self, src: str, msg: dict) -> None:
+        self.send(src, {"type": "ack"})
+
+    def handle_ack(self, src: str, msg: dict) -> None:
+        self.heard.append(src)
+        if self.heard == ["n3"]:
+            raise KeyError("n2 first")
+
+
+def test_a_handler_that_raises_is_a_failure_with_its_shortest_path():
+    from labkit.grading.scenario import ScenarioFailure
+
+    space = Space(Grudge, 3)
+    result = search(space, depth=10)
+    assert result.verdict == "error" and len(result.path) == 2, result.summary()
+    assert result.path[-1][:3] == ("deliver", "n1", "n3")
+    with pytest.raises(ScenarioFailure) as caught:
+        expect_no_violation(space, depth=10, max_states=1000, max_seconds=60)
+    assert "a node raised at step 2" in str(caught.value) and "n2 first" in str(caught.value)
+    kinds = [r.kind for r in caught.value.capture.sim.trace.records]
+    assert kinds[-1] == "error"
+
+
 def test_quiet_timers_never_fire():
     class Ticker(Node):
         def on_start(self) -> None:

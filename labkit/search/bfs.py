@@ -172,7 +172,8 @@ class Result:
         if self.verdict == "goal":
             return f"goal {self.predicate!r} reached after {len(self.path)} steps"
         if self.verdict == "error":
-            return f"a node raised after {len(self.path)} steps: {self.error}"
+            return (f"a node raised at step {len(self.path)} (the shortest interleaving that "
+                    f"makes it raise; {self.states:,} states explored): {self.error}")
         why = {"depth": f"the depth bound ({self.bounds['depth']})",
                "exhausted": "no new state (the whole space)",
                "states": f"the state bound ({self.bounds['max_states']:,} states)",

@@ -83,7 +83,7 @@ def history_of(records: list[Event], inputs: dict[int, str]) -> list[Operation]:
 def counterexample(space: Space, result: Result) -> tuple[SearchRun, str]:
     """The rebuilt run of ``result.path`` and the listing of its steps."""
     world, records = rebuild(space, result.path)
-    if result.final and fingerprint(world) != result.final:
+    if result.verdict == "violated" and fingerprint(world) != result.final:
         raise AssertionError("labkit bug: the rebuilt path ends in another state than the "
                              "search reached (a step is not deterministic)")
     run = SearchRun(space.node_ids, records, history_of(records, world.inputs))
@@ -141,8 +141,6 @@ def expect_no_violation(space: Space, *, depth: int, max_states: int, max_second
                 f"timestamp, a list that only grows) make many more distinct states; keep "
                 f"only what the protocol needs.")
         return result
-    if result.verdict == "error":
-        raise result.error   # a handler raised: the usual message, file and line
     run, steps = counterexample(space, result)
     lines = [result.summary(),
              f"the {len(result.path)} steps (breadth-first search: no shorter sequence of "
@@ -158,14 +156,17 @@ def expect_no_violation(space: Space, *, depth: int, max_states: int, max_second
     if rerun:
         lines.append(f"search it yourself: {rerun}")
     message = "\n".join(lines)
-    exc = PropertyViolation(result.predicate, result.evidence, time=len(result.path) * STEP)
-    cap = failures.Capture(sim=run, seed=None, schedule=(), prop=result.predicate,
-                           evidence=result.evidence, message=message,
+    prop, evidence = result.predicate, result.evidence
+    if result.verdict == "error":   # a handler raised: its message, file and line, and the path
+        prop, evidence = "a handler raised", str(result.error).splitlines()[0]
+    exc = PropertyViolation(prop, evidence, time=len(result.path) * STEP)
+    cap = failures.Capture(sim=run, seed=None, schedule=(), prop=prop,
+                           evidence=evidence, message=message,
                            time=len(result.path) * STEP,
                            details={"search": {"steps": [list(s) for s in result.path],
                                                "states": result.states,
                                                "bounds": result.bounds}})
     failure = ScenarioFailure(message, seed=None, schedule=(), digest=run.trace.digest(),
-                              prop=result.predicate)
+                              prop=prop)
     failure.capture = cap
-    raise failure from exc
+    raise failure from (result.error or exc)
