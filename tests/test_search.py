@@ -274,3 +274,22 @@ def test_a_search_failure_is_recorded_and_replays_byte_for_byte(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "same run, byte for byte" in proc.stdout
     assert "election safety violated" in proc.stdout
+
+
+def test_the_search_command_reports_verdicts_and_states_per_second(tmp_path):
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run([sys.executable, "-m", "labkit.search", "lab2", "--impl", "reference",
+                           "--test", "election_safety", "--depth", "4", "--report-dir",
+                           str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no violation within depth 4 (173 states); stopped by the depth bound (4)" in proc.stdout
+    assert "states per second" in proc.stdout
+    impl = BUGGY / "lab2_raft" / "candidate_takes_commands"
+    proc = subprocess.run([sys.executable, "-m", "labkit.search", "lab2", "--impl", str(impl),
+                           "--report-dir", str(tmp_path)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "log matching violated after 4 steps" in proc.stdout
+    fid = proc.stdout.split("failure id: ")[1].split()[0]
+    assert (tmp_path / "failures" / f"{fid}.html").exists()
