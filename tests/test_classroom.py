@@ -215,6 +215,8 @@ def released(tmp_path_factory):
 def test_released_workflow_steps_report_the_grade_points(released, tmp_path):
     """Lab 0 (the fastest): the reference, then a buggy variant pushed over the starter."""
     assert (released / classroom.WORKFLOW).is_file() and (released / classroom.SCRIPT).is_file()
+    assert not (released / "docs" / "instructors.md").exists()      # instructors' page stays out
+    assert "docs/instructors.md" not in (released / "README.md").read_text()
     proc = check_jsonschema(released / classroom.WORKFLOW)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     repo, home = tmp_path / "repo", tmp_path / "home"
