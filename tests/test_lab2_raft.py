@@ -18,7 +18,8 @@ from graders.lab2_raft.invariants import (ACCESSOR, COMMIT_NEEDS_MAJORITY, ELECT
                                           ONE_VOTE_PER_TERM, STATE_MACHINE_SAFETY,
                                           TERMS_NEVER_DECREASE, INVARIANTS,
                                           MAJORITY_OF_VOTES, ACKNOWLEDGED_STATE,
-                                          COMMITTED_ENTRIES_STAY, STANDING, RaftChecker)
+                                          COMMITTED_ENTRIES_STAY, STANDING, STALE_ANSWERED,
+                                          RaftChecker)
 from instructor.testing import reference_lab
 
 PACKAGE = "lab2_raft"
@@ -273,7 +274,7 @@ def test_bench_reports_its_figures():
 
 def test_invariants_are_named_objects_with_statements():
     names = [inv.name for inv in INVARIANTS]
-    assert len(set(names)) == len(names) == 12
+    assert len(set(names)) == len(names) == 13
     assert all(inv.statement and inv == inv.name for inv in INVARIANTS)
 
 
@@ -312,6 +313,17 @@ def test_checker_a_candidate_moves_to_the_next_term_and_votes_for_itself():
     with violation(STANDING) as info:
         say(sim, "n2", role="candidate", term=1)                   # no vote for itself
     assert "a candidate votes for itself" in str(info.value)
+
+
+def test_checker_a_stale_append_entries_is_answered():
+    sim, _ = scripted()
+    say(sim, "n1", term=3)
+    stale = {"type": "append_entries", "term": 1, "leader": "n2", "prev_index": 0,
+             "prev_term": 0, "entries": [], "commit": 0}
+    sim.call("n2", {"state": {"term": 1}, "send": ["n1", stale]})
+    with violation(STALE_ANSWERED) as info:
+        sim.run_for(0.1)                     # Scripted answers nothing
+    assert "n1, in term 3, got append_entries of the older term 1 from n2" in str(info.value)
 
 
 def test_checker_leader_with_a_majority_of_votes():

@@ -37,7 +37,10 @@ of a leader's answer to a submit: what a node has acknowledged. Invariants (``IN
 * committed entries stay: a node's log never shrinks below its commit index, nor changes an
   entry at or below it (checked at every event, not only when the commit index moves);
 * standing for election: a node that becomes a candidate (or stands again) moves to its term
-  plus one, not further, and votes for itself.
+  plus one, not further, and votes for itself;
+* stale requests answered: an append_entries or install_snapshot of an older term is answered
+  in the same handler with a failure (``"success": false``) carrying the node's newer term, so
+  a stale leader learns it is stale (Figure 2: "reply false if term < currentTerm").
 
 Logs are compared through interned prefixes: every distinct log prefix gets an integer id, so
 "same index and term, same history" is one dictionary lookup per new entry.
@@ -50,7 +53,7 @@ from bisect import bisect_left
 from typing import Any
 
 from labkit import PropertyViolation, Simulation
-from labkit.events import CRASH, HANDLED, REPLY, SEND, Event
+from labkit.events import CRASH, DELIVER, HANDLED, REPLY, SEND, Event
 from labkit.node import SNAPSHOT_KEY
 from labkit.simulator import student_error
 
@@ -103,11 +106,16 @@ COMMITTED_ENTRIES_STAY = Invariant(
 STANDING = Invariant(
     "standing for election", "a node that becomes a candidate moves to the next term (its "
     "term plus one) and votes for itself")
+STALE_ANSWERED = Invariant(
+    "stale requests answered", "a node answers an append_entries or install_snapshot of an "
+    "older term at once, with a failure carrying its own term")
 ACCESSOR = "raft_state() contract"
 
 INVARIANTS = (ELECTION_SAFETY, ONE_VOTE_PER_TERM, TERMS_NEVER_DECREASE, LOG_MATCHING,
               COMMIT_NEEDS_MAJORITY, LEADER_COMPLETENESS, STATE_MACHINE_SAFETY, IN_ORDER_APPLY,
-              MAJORITY_OF_VOTES, ACKNOWLEDGED_STATE, COMMITTED_ENTRIES_STAY, STANDING)
+              MAJORITY_OF_VOTES, ACKNOWLEDGED_STATE, COMMITTED_ENTRIES_STAY, STANDING,
+              STALE_ANSWERED)
+ANSWERS = {"append_entries": "append_entries_reply", "install_snapshot": "install_snapshot_reply"}
 
 ROLES = ("follower", "candidate", "leader")
 
@@ -206,6 +214,8 @@ class RaftChecker:
         self._promised = ACKNOWLEDGED_STATE in self.invariants
         self._stay = COMMITTED_ENTRIES_STAY in self.invariants
         self._standing = STANDING in self.invariants
+        self._answers = STALE_ANSWERED in self.invariants
+        self._stale: list[tuple] = []   # (node, src, request, its term, node's term, time)
         self.n = len(sim.node_ids)
         self.majority = self.n // 2 + 1
         self.views = {node: NodeView(node) for node in sim.node_ids}
@@ -281,12 +291,18 @@ class RaftChecker:
         if kind in HANDLED:
             if ev.node not in self._dirty:
                 self._dirty.append(ev.node)
+            if kind == DELIVER and self._answers:
+                self._delivered(ev)
         elif kind == SEND:
             self._sent(ev.node, ev.peer, ev.detail)
+            if self._stale:
+                self._answered(ev)
         elif kind == REPLY:
             if '"index"' in ev.detail and not ev.detail.startswith("("):
                 self._acks.append((ev.node, "client", ev.detail))
         elif kind == CRASH:
+            if self._stale:   # crashed inside the handler: it may not have answered yet
+                self._stale = [s for s in self._stale if s[0] != ev.node]
             v = self.views[ev.node]
             v.up = False
             v.crashed_at = ev.time
@@ -304,6 +320,36 @@ class RaftChecker:
         elif '"success":true' in data:
             self._acks.append((node, "append", (term, dst, data)))
 
+    def _delivered(self, ev: Event) -> None:
+        """Note an append_entries or install_snapshot of an older term than the receiver's
+        (its term as last seen, before this handler ran)."""
+        kind = _msg_type(ev.detail)
+        if kind not in ANSWERS:
+            return
+        term, v = _int_field(ev.detail, '"term":'), self.views[ev.node]
+        if term is not None and v.up and term < v.term:
+            self._stale.append((ev.node, ev.peer, kind, term, v.term, ev.time))
+
+    def _answered(self, ev: Event) -> None:
+        for k, (node, src, kind, _, mine, _) in enumerate(self._stale):
+            if (ev.node == node and ev.peer == src and _msg_type(ev.detail) == ANSWERS[kind]
+                    and '"success":false' in ev.detail
+                    and (_int_field(ev.detail, '"term":') or 0) >= mine):
+                del self._stale[k]
+                return
+
+    def _check_stale_answered(self) -> None:
+        stale, self._stale = self._stale, []
+        for node, src, kind, term, mine, when in stale:
+            if self.sim.is_up(node):
+                self._fail(STALE_ANSWERED,
+                           f"{node}, in term {mine}, got {kind} of the older term {term} from "
+                           f"{src} at t={when:.3f}s and did not answer it with a failure "
+                           f"carrying its term ({ANSWERS[kind]} with success false and term "
+                           f"{mine} to {src}, in that handler). A stale leader learns that it is "
+                           f"stale from these answers; without them it keeps sending.",
+                           (node, src))
+
     def _after_event(self, sim: Simulation) -> None:
         dirty = self._dirty
         if dirty:
@@ -315,6 +361,8 @@ class RaftChecker:
             acks, self._acks = self._acks, []
             for node, what, data in acks:
                 self._acknowledged(node, what, data)
+        if self._stale:   # after the states: a broken state is the first thing to report
+            self._check_stale_answered()
 
     def _read(self, node: str) -> tuple:
         obj = self.sim.node(node)
@@ -763,6 +811,16 @@ class RaftChecker:
         raise PropertyViolation(prop, evidence, time=self.sim.now, nodes=nodes)
 
 
+def _msg_type(data: str) -> str | None:
+    """The ``type`` of a message in compact JSON, or None."""
+    at = data.find('"type":"')
+    if at < 0:
+        return None
+    start = at + 8
+    end = data.find('"', start)
+    return data[start:end] if end > start else None
+
+
 def _int_field(data: str, key: str) -> int | None:
     """The non-negative int after ``key`` in compact JSON, or None."""
     at = data.find(key)
@@ -775,7 +833,7 @@ def _int_field(data: str, key: str) -> int | None:
 
 
 __all__ = ["RaftChecker", "INVARIANTS", "Invariant", "MAJORITY_OF_VOTES", "ACKNOWLEDGED_STATE",
-           "COMMITTED_ENTRIES_STAY", "STANDING", "ELECTION_SAFETY", "ONE_VOTE_PER_TERM",
+           "COMMITTED_ENTRIES_STAY", "STANDING", "STALE_ANSWERED", "ELECTION_SAFETY", "ONE_VOTE_PER_TERM",
            "TERMS_NEVER_DECREASE", "LOG_MATCHING", "COMMIT_NEEDS_MAJORITY",
            "LEADER_COMPLETENESS", "STATE_MACHINE_SAFETY", "IN_ORDER_APPLY", "ACCESSOR",
            "command_key", "Prefixes", "NodeView"]
