@@ -108,6 +108,29 @@ def leave(how):
             hog.append(bytearray(32 * 1024 * 1024))
 
 
+class Stop(BaseException):
+    """A student's own BaseException (not an Exception)."""
+
+
+def interrupt(kind):
+    if kind == "ki":
+        raise KeyboardInterrupt("pressed by the student code")
+    raise Stop("a BaseException of the student's own")
+
+
+def terminal():
+    """What opening the controlling terminal gives: "opened", or the errno."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError as exc:
+        return exc.errno
+    return "opened"
+
+
+def session():
+    return [os.getsid(0), os.getpgid(0), os.getpid()]
+
+
 def read(path):
     with open(path) as f:
         return f.read()
@@ -298,11 +321,13 @@ def test_contract_error_points_at_the_student_line(remote, student):
 def test_leaving_the_process_is_a_failure_never_a_pass(student, how, expected):
     module = load_remote(student, "student_pkg")
     before = len(process.DEATHS)
-    if how == "exit":                      # caught in the child: an ordinary student error
-        with pytest.raises(Exception) as caught:
+    if how == "exit":  # caught in the child and raised here as what it is, as in-process
+        with pytest.raises(SystemExit) as caught:
             module.leave(how)
         assert type(caught.value).__name__ == "SystemExit"
-        assert not isinstance(caught.value, SystemExit)    # it cannot stop the grader
+        assert not isinstance(caught.value, Exception)  # a grader's except Exception: as in-process
+        assert len(process.DEATHS) == before             # the child lives on
+        assert module.echo(5) == 5
     else:
         box = module.Box()
         with pytest.raises(SandboxCrash, match=expected):
@@ -312,6 +337,97 @@ def test_leaving_the_process_is_a_failure_never_a_pass(student, how, expected):
             box.put("k", 1)                              # it lived in the dead child
         assert module.echo(5) == 5                       # a new child serves what follows
     module._lk_sandbox.stop()
+
+
+@pytest.mark.parametrize("kind, cls", [("ki", KeyboardInterrupt), ("own", BaseException)])
+def test_a_student_base_exception_is_raised_as_in_process(student, kind, cls):
+    """KeyboardInterrupt or a student's own BaseException comes back as a BaseException of the
+    same kind, not an ``Exception`` (a grader's ``except Exception`` and Hypothesis treat it as
+    they do in-process), with the student's line; also when raised inside a grader callback
+    that student code called (it goes back through the child, which is not stopped)."""
+    module = load_remote(student, "student_pkg")
+    before = len(process.DEATHS)
+    with pytest.raises(cls) as caught:
+        module.interrupt(kind)
+    assert not isinstance(caught.value, Exception)
+    assert type(caught.value).__name__ == ("KeyboardInterrupt" if kind == "ki" else "Stop")
+    frames = [(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+              for tb in _walk(caught.value.__traceback__)]
+    assert any(f.endswith("student_pkg/__init__.py") for f, _ in frames), frames
+    with pytest.raises(cls) as caught:   # student -> grader callback -> student, raising
+        module.call_with_retry(lambda: module.interrupt(kind), ValueError, 2)
+    assert not isinstance(caught.value, Exception)
+    assert len(process.DEATHS) == before, process.DEATHS[before:]   # the child was not stopped
+    assert module.echo(7) == 7
+    module._lk_sandbox.stop()
+
+
+TERMINAL_GRADER = textwrap.dedent("""
+    import json, os, sys
+    from pathlib import Path
+    from labkit.sandbox import Sandbox
+    sb = Sandbox(Path(sys.argv[1]), "student_pkg")
+    module = sb.module()
+    os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))        # the grader has a terminal
+    out = {"child": module.terminal(), "session": module.session(), "grader_sid": os.getsid(0),
+           "layers": sb.layers}
+    sb.stop()
+    os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))        # and keeps it
+    print("RESULT " + json.dumps(out), flush=True)
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux terminals")
+def test_the_child_cannot_reach_the_graders_terminal(student):
+    """The child shares the grader's session (a session of its own would cost a scheduler
+    switch per round trip) in a process group of its own, and gives up the grader's
+    controlling terminal before any student code runs: ``/dev/tty`` does not open (nothing to
+    inject keystrokes into with TIOCSTI), and the grader keeps its terminal. Landlock is off
+    here, so that only the dropped terminal stands in the way."""
+    import errno
+    import fcntl
+    import select
+    import termios
+
+    master, slave = os.openpty()
+
+    def controlling_terminal():
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    env = {**os.environ, "LABKIT_SANDBOX_LANDLOCK": "0", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", TERMINAL_GRADER, str(student)], cwd=REPO,
+                            stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True, preexec_fn=controlling_terminal)
+    os.close(slave)
+    output = b""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 1.0)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:              # EIO: every end of the terminal is closed
+                break
+            if not chunk:
+                break
+            output += chunk
+        elif proc.poll() is not None and not select.select([master], [], [], 0.2)[0]:
+            break
+    proc.wait(timeout=30)
+    os.close(master)
+    text = output.decode(errors="replace")
+    lines = [line for line in text.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, text[-3000:]
+    result = json.loads(lines[-1][len("RESULT "):])
+    assert result["child"] == errno.ENXIO, result          # no controlling terminal left
+    sid, pgid, pid = result["session"]
+    assert pgid == pid                                      # a process group of its own
+    assert sid == result["grader_sid"], result              # in the grader's session
+
+
+def _walk(tb):
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
 
 
 def test_a_silent_child_times_out_and_is_killed(student):
@@ -485,10 +601,14 @@ def grade_lab(package: str, impl: str | Path, out: Path, *args: str) -> dict:
 
 
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("package", labs_present())
-def test_reference_and_starter_score_the_same_sandboxed(package, tmp_path):
+@pytest.mark.parametrize("package", [   # shares test_labs.py's in-process reference run
+    pytest.param(p, marks=pytest.mark.xdist_group(f"reference-{p}")) for p in labs_present()])
+def test_reference_and_starter_score_the_same_sandboxed(package, tmp_path, tmp_path_factory):
+    from graderun import reference_run
+
     for impl in ("reference", "starter"):
-        inproc = grade_lab(package, impl, tmp_path / f"{impl}-in")
+        inproc = reference_run(package, str(tmp_path_factory.getbasetemp())).report \
+            if impl == "reference" else grade_lab(package, impl, tmp_path / f"{impl}-in")
         sandboxed = grade_lab(package, impl, tmp_path / f"{impl}-sb", "--sandbox")
         assert sandboxed["score"] == inproc["score"], (impl, [
             (t["name"], t["output"][:300]) for t in sandboxed["tests"] if t["status"] != "passed"])

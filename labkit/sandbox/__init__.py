@@ -12,13 +12,14 @@ every report stay in the trusted process, and student objects live in a child
                   timers, log, storage        self.storage[...] = ...
 
 Fail closed: a child that exits, is killed by a limit, goes silent or garbles the protocol
-fails the test it was running (``SandboxCrash``), whatever the grader did with the exception;
-a missing report is a zero with the reason (``instructor``). The child runs in its own
-session with limits on memory, CPU, files and processes, as a uid of its own when the grader
-is root (``confine.expose`` makes a Python under ``/root`` readable to it; if it still cannot
-drop root it refuses, unless ``LABKIT_SANDBOX_ALLOW_ROOT=1``),
-and behind Landlock when the kernel has it (``confine``): it can read Python and its staging copy
-of the submission, write only its scratch folder, start no process and signal nobody.
+fails the test it was running (``SandboxCrash``), whatever the grader did with the exception; a
+missing report is a zero with the reason (``instructor``). The child runs in its own process
+group (without the grader's terminal: ``confine.drop_terminal``) with limits on memory, CPU,
+files and processes, as a uid of its own when the grader is root (``confine.expose`` makes a
+Python under ``/root`` readable to it; if it still cannot drop root it refuses, unless
+``LABKIT_SANDBOX_ALLOW_ROOT=1``), and behind Landlock when the kernel has it (``confine``): it
+can read Python and its staging copy of the submission, write only its scratch folder, start no
+process and signal nobody.
 
 Files: ``protocol`` (frames and values), ``child`` (the host), ``confine`` (the child's limits),
 ``process`` (one child per lab package: start, restart, kill), ``remote`` (the proxies),

@@ -15,9 +15,11 @@ Nothing the child says is trusted: it cannot change a score, only fail a test.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import os
+import pickle
 import random
 import sys
 import traceback
@@ -89,6 +91,79 @@ class RecordedStorage(Storage):
     def _written(self, key: str) -> None:
         raw = self._data.get(key)
         ACTIONS.append([self.nid, "d", key] if raw is None else [self.nid, "p", key, raw])
+
+
+# ----- exhaustive search (labkit.search): copies of nodes ---------------------------------------
+
+class NoReplies:
+    """``Context.replied`` of a search: holds nothing. Each state of a search has its own record
+    of the requests answered (a request may be answered in one state and not in another); the
+    grader keeps it and checks "answer each request exactly once" against it."""
+
+    __slots__ = ()
+
+    def __contains__(self, rid: object) -> bool:
+        return False
+
+    def add(self, rid: object) -> None:
+        pass
+
+
+class SearchStub(StubRuntime):
+    """The runtime of one node copy of a search (its actions carry the copy's handle). Never
+    copied with a node's fields: a field that reaches it makes ``copy_node`` map it."""
+
+    def __reduce__(self):
+        raise TypeError("the search runtime is not copied with a node")
+
+
+_RUNTIME = frozenset(("id", "peers", "_rt", "rng", "storage"))
+
+
+def copy_node(obj: Node, rt: StubRuntime, new_rt: StubRuntime, storage: Storage) -> Node:
+    """``labkit.search.world.clone_node`` in the child: the node's own fields through pickle,
+    its methods bound again to the copy, its random generator copied by state, ``deepcopy``
+    (mapping the runtime, the node and its storage to the copy's) when a field is not plain
+    data."""
+    cls = type(obj)
+    new = cls.__new__(cls)
+    fields = obj.__dict__
+    data, methods = {}, {}
+    for k, v in fields.items():
+        if k in _RUNTIME:
+            continue
+        if type(v) is types.MethodType and v.__self__ is obj:
+            methods[k] = v.__func__
+        else:
+            data[k] = v
+    try:
+        copied = pickle.loads(pickle.dumps(data, pickle.HIGHEST_PROTOCOL))
+    except Exception:  # noqa: BLE001 - not plain data (a lambda, a reference to the node...)
+        copied = copy.deepcopy(data, {id(rt): new_rt, id(obj): new, id(obj.storage): storage})
+    rng = type(obj.rng).__new__(type(obj.rng))
+    rng.setstate(obj.rng.getstate())
+    d = new.__dict__
+    for k in fields:
+        if k == "_rt":
+            d[k] = new_rt
+        elif k == "rng":
+            d[k] = rng
+        elif k == "storage":
+            d[k] = storage
+        elif k in _RUNTIME:
+            d[k] = fields[k]
+        elif k in methods:
+            d[k] = types.MethodType(methods[k], new)
+        else:
+            d[k] = copied[k]
+    return new
+
+
+def node_text(node: Node) -> str:
+    """The text of a node's fields in a search's fingerprint, as data (the grader hashes it)."""
+    from ..search.bfs import node_text as text
+
+    return text(node)
 
 
 # ----- references to the grader's objects ---------------------------------------------------------
@@ -379,8 +454,10 @@ class Server:
 
     # -- nodes --
 
-    def event(self, frame: dict) -> None:
+    def event(self, frame: dict) -> Any:
         nid = frame["n"]
+        if "clone" in frame:                       # a search: copy a node, then drive the copy
+            self.clone_node(frame["clone"], nid)
         node, rt = self.nodes[nid]
         rt.now = frame["now"]
         if "sync" in frame:
@@ -398,10 +475,11 @@ class Server:
             node.on_start()
         else:
             raise ProtocolError(f"unknown event kind {kind!r}")
+        text = node_text(node) if frame.get("fp") else None   # a search's fingerprint
         watch = frame.get("watch")
         if watch:
             PREFETCHED[:] = [self.prefetch(node, call) for call in watch]
-        return None
+        return text
 
     def prefetch(self, node: Node, call: list) -> list | None:
         """What the grader asked this node right after its last event, asked again now
@@ -416,6 +494,8 @@ class Server:
         ctx = self.contexts.get(frame["ctx"])
         if ctx is None:
             ctx = self.contexts[frame["ctx"]] = Context(frame["nodes"])
+            if frame.get("search"):
+                ctx.replied = NoReplies()
         cls = self.codec.decode(frame["cls"])
         nid = self.codec.reserve()
         storage = RecordedStorage(frame["id"])
@@ -424,11 +504,31 @@ class Server:
         state = frame["rng"]
         rng = random.Random()
         rng.setstate((state[0], tuple(state[1]), state[2]))
-        rt = StubRuntime(ctx, nid)
+        rt = SearchStub(ctx, nid) if frame.get("search") else StubRuntime(ctx, nid)
         node = cls(frame["id"], tuple(frame["peers"]), rt, storage, rng)
         self.codec.bind_ref(nid, node)
         self.nodes[nid] = (node, rt)
         return nid
+
+    def clone_node(self, src: Any, new: Any) -> None:
+        """A copy of node ``src`` as handle ``new`` (a search state's own copy, made before a
+        step changes it; ``new`` is chosen by the grader, negative: never one of ours)."""
+        if type(new) is not int or new >= 0 or new in self.nodes:
+            raise ProtocolError(f"a bad handle for a copy of a node ({new!r})")
+        entry = self.nodes.get(src) if type(src) is int else None
+        if entry is None:
+            raise ProtocolError(f"a copy of an unknown node ({src!r})")
+        node, rt = entry
+        new_rt = SearchStub(rt.ctx, new)
+        new_rt.now = rt.now
+        st = node.storage
+        storage = object.__new__(type(st))
+        storage.__dict__.update(st.__dict__)
+        storage._data = dict(st._data)
+        storage.nid = new
+        copied = copy_node(node, rt, new_rt, storage)
+        self.codec.bind_ref(new, copied)
+        self.nodes[new] = (copied, new_rt)
 
     # -- any object --
 
@@ -452,6 +552,11 @@ class Server:
             return self.new_node(frame)
         if op == "module":
             return importlib.import_module(frame["name"])
+        if op == "clone":
+            self.clone_node(frame["src"], frame["as"])
+            return None
+        if op == "fields":
+            return node_text(self.nodes[frame["n"]][0])
         if op == "ping":
             return "pong"
         raise ProtocolError(f"unknown request {op!r}")
@@ -465,6 +570,11 @@ def main() -> None:
     config = json.loads(sys.argv[1])
     confine.die_with_parent(config["parent"])
     proto_in, proto_out = os.dup(0), os.dup(1)
+    if not config.get("own_session") and not confine.drop_terminal():
+        # In the grader's session and still holding its terminal: ask for a session of our
+        # own (the grader starts a new child with one) before any student code runs.
+        Channel(proto_in, proto_out, serve=lambda f: {}).send({"layers": [], "session": 1})
+        os._exit(0)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)

@@ -57,6 +57,34 @@ def forbid_processes() -> bool:
     return os.geteuid() != 0
 
 
+def drop_terminal() -> bool:
+    """Give up the controlling terminal inherited from the grader (the child shares the
+    grader's session, in a process group of its own): ``ioctl(TIOCNOTTY)`` on ``/dev/tty``,
+    which for a process that does not lead its session detaches that process only. True when
+    ``/dev/tty`` no longer opens (no terminal to type into with ``TIOCSTI``, none to read)."""
+    def reachable() -> bool:
+        try:
+            os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC))
+        except OSError:
+            return False
+        return True
+
+    if not reachable():
+        return True
+    try:
+        import fcntl
+        import termios
+
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            fcntl.ioctl(fd, termios.TIOCNOTTY)
+        finally:
+            os.close(fd)
+    except (OSError, ImportError, AttributeError):
+        return False
+    return not reachable()
+
+
 def die_with_parent(parent: int) -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)

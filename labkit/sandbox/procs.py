@@ -1,11 +1,11 @@
 """Finding and killing every process a sandboxed child left behind (Linux ``/proc``).
 
-A child lives in its own session and process group, carries a random token in its
-environment, and the grader is a child subreaper (``PR_SET_CHILD_SUBREAPER``): a grandchild
-that double-forks and calls ``setsid`` is re-parented to the grader instead of ``init``. At the
-end ``kill_tree`` kills, until none is left: the child's process group, every descendant of the
-child, every process that carries the token, and every orphan re-parented to the grader.
-Elsewhere (macOS) only the process group is killed.
+A child lives in its own process group (in the grader's session, without its terminal), carries
+a random token in its environment, and the grader is a child subreaper
+(``PR_SET_CHILD_SUBREAPER``): a grandchild that double-forks and calls ``setsid`` is re-
+parented to the grader instead of ``init``. At the end ``kill_tree`` kills, until none is left:
+the child's process group, every descendant of the child, every process that carries the token,
+and every orphan re-parented to the grader. Elsewhere (macOS) only the process group is killed.
 """
 
 from __future__ import annotations
