@@ -40,7 +40,8 @@ from ..errors import StudentCodeError
 from ..node import Node
 from ..simulator import node_names
 from ..storage import Storage
-from .world import Recorder, SearchRuntime, World, apply_step, boot, clone, enabled, touched
+from .world import (Recorder, SearchRuntime, World, apply_step, boot, clone, enabled,
+                    searchable, touched)
 
 #: fields of every ``labkit.Node`` that are the runtime's, not the node's state
 RUNTIME_FIELDS = frozenset(("id", "peers", "rng", "storage", "_rt"))
@@ -108,6 +109,7 @@ class Space:
     def __post_init__(self) -> None:
         self.node_ids = node_names(self.nodes) if isinstance(self.nodes, int) else tuple(self.nodes)
         self.quiet = frozenset(self.quiet_timers)
+        self.node_class = searchable(self.node_class)   # a sandboxed submission's: handles
         unknown = set(self.faults) - {"crash", "drop", "duplicate"}
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}; known: crash, drop, duplicate")
@@ -208,6 +210,16 @@ def node_fields(obj: Node) -> dict:
     return {k: v for k, v in vars(obj).items() if k not in RUNTIME_FIELDS}
 
 
+def node_text(obj: Node | None) -> str:
+    """The text of one node's fields in a fingerprint (None: a crashed node). Under
+    ``--sandbox`` the child computes it on its object (``labkit.sandbox.search``)."""
+    fields = None if obj is None else node_fields(obj)
+    try:
+        return _encode(fields)
+    except TypeError:   # keys of mixed types cannot be sorted: name them by repr
+        return repr(_canon(fields))
+
+
 def fingerprint(world: World) -> bytes:
     """The canonical identity of a state (time and random generators left out). Each node's
     text is cached in ``world.parts`` (``clone`` drops the text of the node it copies): change
@@ -217,11 +229,8 @@ def fingerprint(world: World) -> bytes:
     for n, obj in world.nodes.items():
         text = cache.get(n)
         if text is None:
-            fields = None if obj is None else node_fields(obj)
-            try:
-                text = _encode(fields)
-            except TypeError:   # keys of mixed types cannot be sorted: name them by repr
-                text = repr(_canon(fields))
+            remote = getattr(type(obj), "_lk_search_text", None)   # sandboxed: read in the child
+            text = node_text(obj) if remote is None else remote(obj)
             text = "\x01".join((text, repr(sorted(world.storage[n]._data.items())),
                                 repr(sorted(world.timers[n].items())),
                                 repr(world.applied[n])))

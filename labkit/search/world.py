@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import pickle
 import random
+import sys
 from types import MethodType
 from typing import Any, Callable, Mapping
 
@@ -313,13 +314,30 @@ def clone(world: World, rt: SearchRuntime, node: str | None = "*") -> World:
     return new
 
 
+def searchable(node_class: Any) -> Any:
+    """The node class(es) a search boots: those of a sandboxed submission (the grader's proxies
+    of the child's classes) become their search variants, whose objects are handles of node
+    objects in the child (``labkit.sandbox.search``); any other class is itself."""
+    if "labkit.sandbox.remote" not in sys.modules:
+        return node_class
+    from ..sandbox.search import search_class
+
+    if isinstance(node_class, Mapping):
+        return {k: search_class(v) for k, v in node_class.items()}
+    return search_class(node_class)
+
+
 _SHARED = frozenset(("id", "peers", "_rt"))
 
 
 def clone_node(obj: Node, rt: SearchRuntime, storage: Storage) -> Node:
     """A copy of one node over ``storage``: its own fields through pickle (plain data, fast in
     C), its methods bound again to the copy (``self.step = self.step_follower``), its random
-    generator copied by state; ``copy.deepcopy`` when a field is not plain data."""
+    generator copied by state; ``copy.deepcopy`` when a field is not plain data. A node of a
+    sandboxed submission is copied in the child (``labkit.sandbox.search``)."""
+    remote = getattr(type(obj), "_lk_search_clone", None)
+    if remote is not None:
+        return remote(obj, storage)
     cls = type(obj)
     new = cls.__new__(cls)
     fields = obj.__dict__
