@@ -12,7 +12,12 @@ Figures (all printed and written to ``reports/bench.json``):
   states, seconds and verdict, and ``search_states_per_s`` over them all;
 * ``summary``: the throughput figures side by side, the no-op nodes' and every lab's
   ``*_delivered_messages_per_s`` (Lab 1's reference cluster: the design's 100,000 msg/s goal),
-  and the search's states per second.
+  and the search's states per second;
+* ``sandbox``: what ``--sandbox`` costs (``labkit.sandbox.bench``): one call's round trip, the
+  no-op nodes and each lab's workload sandboxed against in-process, and, side by side in this
+  run, each lab's whole grader suite on the reference in-process and sandboxed
+  (``grade_<lab>_s_inprocess`` / ``_sandbox``) with ``grading_ratio`` (sandboxed / in-process,
+  all labs; also in the summary). ``--no-grading`` leaves the grader suites out (minutes).
 
 The simulator figures are the best of ``--repeat`` runs (a loaded machine only slows a run).
 
@@ -79,7 +84,7 @@ def noop_nodes(n: int = MESSAGES) -> tuple[float, float]:
     return sim.delivered / wall, sim.now / wall
 
 
-def run(labs: list[str], repeat: int = 3) -> dict:
+def run(labs: list[str], repeat: int = 3, grading: bool = True) -> dict:
     heap_rate = best(bare_heap, repeat)
     noop_rate, noop_speed = best(noop_nodes, repeat)
     results: dict = {
@@ -110,6 +115,13 @@ def run(labs: list[str], repeat: int = 3) -> dict:
             if name.endswith("_delivered_messages_per_s"):
                 summary[name] = value
     results["summary"] = summary
+    from .sandbox import bench as sandbox_bench
+
+    results["sandbox"] = sandbox_bench.bench()
+    if grading:
+        results["sandbox"].update(sandbox_bench.grading_ratio(labs or None))
+        if "grading_ratio" in results["sandbox"]:
+            summary["sandbox_grading_ratio"] = results["sandbox"]["grading_ratio"]
     return results
 
 
@@ -119,9 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="reports/bench.json")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each simulator figure; the best is kept (default 3)")
+    parser.add_argument("--no-grading", action="store_true",
+                        help="leave out timing the grader suites in-process and sandboxed")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
-    results = run(args.labs, args.repeat)
+    results = run(args.labs, args.repeat, grading=not args.no_grading)
     for section, figures in results.items():
         print(section)
         for name, value in figures.items():

@@ -126,8 +126,9 @@ def bench() -> dict[str, float]:
 def grading_ratio(packages: list[str] | None = None) -> dict[str, float]:
     """The whole cost, as an instructor sees it: each lab's grader suite on the reference, run
     in-process and then with ``--sandbox``, side by side, in wall seconds
-    (``grade_<lab>_s_inprocess`` / ``_sandbox``), their sums (``grade_all_s_...``) and
-    ``grading_ratio`` (sandboxed / in-process, for all labs)."""
+    (``grade_<lab>_s_inprocess`` / ``_sandbox``), whether each run earned full marks
+    (``grade_<lab>_full_...``: 1.0, or 0.0 when its time does not count for much), their sums
+    (``grade_all_s_...``) and ``grading_ratio`` (sandboxed / in-process, for all labs)."""
     import os
     import subprocess
     import sys
@@ -154,11 +155,24 @@ def grading_ratio(packages: list[str] | None = None) -> dict[str, float]:
                 seconds = time.perf_counter() - start
                 out[f"grade_{lab.short}_s_{mode}"] = seconds
                 totals[mode] += seconds
+                # A run that did not earn full marks (a crash, a timeout) is no fair time.
+                out[f"grade_{lab.short}_full_{mode}"] = float(_full_score(
+                    Path(tmp) / lab.short / mode / "score.json"))
     if totals["inprocess"]:
         out["grade_all_s_inprocess"] = totals["inprocess"]
         out["grade_all_s_sandbox"] = totals["sandbox"]
         out["grading_ratio"] = totals["sandbox"] / totals["inprocess"]
     return {k: round(v, 2) for k, v in out.items()}
+
+
+def _full_score(path: Path) -> bool:
+    import json
+
+    try:
+        report = json.loads(path.read_text())
+        return report["score"] == report["max_score"] > 0
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _import_reference(package: str):
