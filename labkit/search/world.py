@@ -228,10 +228,9 @@ def apply_step(rt: SearchRuntime, world: World, node_class, step: tuple) -> None
         world.replied.discard(op)     # a retry is a new delivery of the same operation
         if log is not None:
             log.emit(world, "request", node, "client", text, op)
+        # no reply yet is fine: the node holds the request and may answer it later
         _invoke(world, node, ("request", loads(text)), world.nodes[node].on_request,
                 Request(op, "client", loads(text)))
-        if op not in world.replied and op not in world.pending:
-            pass   # no reply yet: the node may answer it later (it holds the request)
     elif kind == "crash":
         node = step[1]
         world.faults["crash"] -= 1
