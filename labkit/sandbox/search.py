@@ -22,7 +22,15 @@ grader's proxy of one handle:
   read again at no cost in every later state that shares it;
 * a handle no state needs any more is freed in the child when its proxy dies here (the usual
   release of references, sent with the next frame): the child holds the nodes of the states
-  the search keeps, no more.
+  the search keeps, no more;
+* round trips: before the search expands a level, the events of that level's steps are known
+  (``Ahead``: every state's enabled steps, in the search's order), so they are sent to the
+  child ``CHUNK`` at a time (op ``batch``), each on a fresh copy; each event of the search
+  then takes its reply, in order, with its actions applied and checked here at that moment,
+  exactly as for a reply of its own. Copies are independent, so an event computed ahead and
+  never taken (the search stopped first) changes nothing; its copy is freed. One trade-off:
+  a handler that hangs or kills the child in a state after the violation (in the same chunk)
+  makes the failure a sandbox crash, not the violation: a failure either way.
 
 The invariants, the prune predicates, the fingerprint's hash and the breadth-first order are
 all computed here from what the child sends as data; the child runs student code and copies
@@ -33,8 +41,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import weakref
+from collections import deque
 from typing import Any
 
+from ..jsoncopy import loads
 from ..node import Node
 from ..simulator import describe_event
 from .protocol import ProtocolError
@@ -44,6 +55,7 @@ from .remote import (_Bound, _Context, _contexts, RemoteNode, RemoteNodeMeta, Sa
 _handles = itertools.count(-1, -1)     # handles of copies: negative, never the child's own
 MAX_WATCH = 8                          # accessor calls prefetched after every event
 MAX_TEXT = 4 * 1024 * 1024             # characters of one node's fields text
+CHUNK = 128                            # events of a level sent to the child per round trip
 
 
 def search_class(cls: Any) -> Any:
@@ -155,8 +167,29 @@ class SearchNode(RemoteNode):
 
     # -- events --
 
+    @classmethod
+    def _lk_search_ahead(cls, level: list, space: Any) -> None:
+        """The search is about to expand ``level`` (its states, in order): the events its
+        steps will run, in the order the search runs them, are sent to the child ahead, in
+        chunks (``Ahead``); each event then takes its reply from there, not a round trip."""
+        base = next(k for k in cls.__mro__ if "_lk_info" in k.__dict__)
+        sb = base._lk_sandbox
+        ahead = _AHEAD.get(sb)
+        if ahead is not None:
+            ahead.discard()
+        _AHEAD[sb] = Ahead(sb, cls, level, space)
+
     def _lk_event(self, kind: str, args: list) -> None:
         sb = self._lk_sandbox
+        ahead = _AHEAD.get(sb)
+        if ahead is not None and self._lk_src is not None:
+            try:
+                taken = ahead.take(self, kind, args)
+            except SandboxCrash as crash:
+                raise self._lk_crash(crash, kind, args) from None
+            if taken is not None:
+                self._lk_reply(kind, args, *taken)
+                return
         frame = {"op": "ev", "n": self._lk_ref, "k": kind, "a": args, "now": self._rt.now,
                  "fp": 1}
         src = self._lk_src
@@ -172,12 +205,7 @@ class SearchNode(RemoteNode):
         try:
             text, results = _event(sb, frame, self._lk_gen)
         except SandboxCrash as crash:
-            what = {"s": "on_start", "m": lambda: ("message", args[0], json.dumps(args[1])),
-                    "t": lambda: ("timer", args[0]), "q": lambda: ("request", args[2])}[kind]
-            event = describe_event(what() if callable(what) else what)
-            raise SandboxCrash(f"{crash} (it was running {self.id}'s handler for {event} at "
-                               f"t={self._rt.now:.3f}s)", node=self.id, event=event,
-                               time=self._rt.now) from None
+            raise self._lk_crash(crash, kind, args) from None
         finally:
             self._lk_src = None           # the child made the copy (or the child is gone)
         self._lk_text = text
@@ -186,6 +214,138 @@ class SearchNode(RemoteNode):
             for call, value in zip(calls, results):
                 if isinstance(value, list) and len(value) in (1, 2):
                     memo[json.dumps(call)] = value
+
+    def _lk_crash(self, crash: SandboxCrash, kind: str, args: list) -> SandboxCrash:
+        what = {"s": "on_start", "m": lambda: ("message", args[0], json.dumps(args[1])),
+                "t": lambda: ("timer", args[0]), "q": lambda: ("request", args[2])}[kind]
+        event = describe_event(what() if callable(what) else what)
+        return SandboxCrash(f"{crash} (it was running {self.id}'s handler for {event} at "
+                            f"t={self._rt.now:.3f}s)", node=self.id, event=event,
+                            time=self._rt.now)
+
+    def _lk_reply(self, kind: str, args: list, handle: int, reply: Any, calls: list) -> None:
+        """Take the reply the child sent ahead for this event (``Ahead``), as ``_event`` does
+        for a reply of its own: this proxy becomes the copy the child made (``handle``), its
+        actions are applied and checked here, in order, then its error is raised."""
+        sb = self._lk_sandbox
+        self._lk_src = None
+        self._lk_memo, self._lk_text = {}, None
+        sb.codec.bind(self, handle)
+        if type(reply) is not dict:
+            raise sb._died(ProtocolError("a malformed reply to a batch of events"))
+        act = reply.get("act")
+        if act:
+            sb._apply(act)
+        if "err" in reply:
+            raise sb._decoded(sb._decode_error, reply["err"])
+        self._lk_text = _text(sb, reply.get("ok"))
+        results = reply.get("w")
+        if isinstance(results, list):
+            memo = self._lk_memo
+            for call, value in zip(calls, results):
+                if isinstance(value, list) and len(value) in (1, 2):
+                    memo[json.dumps(call)] = value
+
+
+class Ahead:
+    """The events of one level of a search, in the order the search will run them, each on a
+    new copy of its node (``[src handle, new handle, kind, args, now]``), sent to the child
+    ``CHUNK`` at a time (op ``batch``) when the search reaches them. The child's copies are
+    independent, so an event computed ahead and never taken (the search stopped at a
+    violation first) changes nothing; its copy is freed. An event that does not match the next
+    one computed (anything unforeseen) drops the rest and takes the usual round trip."""
+
+    def __init__(self, sb: Any, cls: type, level: list, space: Any):
+        from ..search.world import STEP
+
+        self.sb = sb
+        self.gen = sb.gen
+        self.cls = cls
+        self.items: list[tuple] = []       # (key, [src, new, kind, args, now])
+        self.ready: deque = deque()        # (key, handle, reply, calls), in order
+        self.pos = 0
+        for world, _ in level:
+            now = (world.depth + 1) * STEP
+            for step in _events(world, space):
+                node, kind, args = step
+                obj = world.nodes[node]
+                if not isinstance(obj, SearchNode) or obj._lk_src is not None or \
+                        obj._lk_gen != sb.gen or obj.storage.writes != obj._lk_writes:
+                    self.items.clear()     # not foreseeable: no batching of this level
+                    return
+                self.items.append(((obj._lk_ref, kind, json.dumps(args), now),
+                                   [obj._lk_ref, next(_handles), kind, args, now], obj))
+
+    def take(self, node: SearchNode, kind: str, args: list) -> tuple | None:
+        """The reply computed ahead for ``node``'s event, or None (then the usual trip)."""
+        sb = self.sb
+        if sb.gen != self.gen or sb.channel is None:
+            self.discard()
+            return None
+        if not self.ready:
+            if self.pos >= len(self.items):
+                return None
+            self._send()
+        key = (node._lk_src._lk_ref, kind, json.dumps(args), node._rt.now)
+        if self.ready[0][0] != key or node.storage.writes != node._lk_writes:
+            self.discard()
+            return None
+        _, handle, reply, calls = self.ready.popleft()
+        return handle, reply, calls
+
+    def _send(self) -> None:
+        sb = self.sb
+        chunk = self.items[self.pos:self.pos + CHUNK]
+        self.pos += len(chunk)
+        calls = list(self.cls._lk_calls)
+        frame = {"op": "batch", "items": [item for _, item, _ in chunk]}
+        if calls:
+            frame["watch"] = calls
+        reply = sb._request(frame)
+        if "err" in reply:
+            raise sb._decoded(sb._decode_error, reply["err"])
+        replies = reply.get("ok")
+        if type(replies) is not list or len(replies) != len(chunk):
+            raise sb._died(ProtocolError("a malformed reply to a batch of events"))
+        for (key, item, _), one in zip(chunk, replies):
+            self.ready.append((key, item[1], one, calls))
+        for i in range(self.pos - len(chunk), self.pos):
+            self.items[i] = (self.items[i][0], self.items[i][1], None)   # src may go now
+
+    def discard(self) -> None:
+        """Free the copies made ahead and not taken; forget the rest."""
+        if _AHEAD.get(self.sb) is self:
+            del _AHEAD[self.sb]
+        if self.sb.gen == self.gen and self.sb.codec is not None:
+            for _, handle, _, _ in self.ready:
+                self.sb.codec.released.append(handle)
+        self.ready.clear()
+        self.items.clear()
+
+
+_AHEAD: "weakref.WeakKeyDictionary[Any, Ahead]" = weakref.WeakKeyDictionary()
+
+
+def _events(world: Any, space: Any) -> list[tuple]:
+    """``(node, kind, args)`` of every step of ``world`` that runs a handler, in the search's
+    order, with the arguments ``world.apply_step`` gives the handler."""
+    from ..search.world import enabled
+
+    out = []
+    for step in enabled(world, space.node_ids, space.quiet):
+        kind = step[0]
+        if kind == "deliver":
+            _, dst, src, data = step
+            if world.nodes[dst] is not None:
+                out.append((dst, "m", [src, loads(data)]))
+        elif kind == "timer":
+            _, node, name = step
+            data = world.timers[node][name]
+            out.append((node, "t", [name, {} if data is None else loads(data)]))
+        elif kind == "request":
+            _, node, op = step
+            out.append((node, "q", [op, "client", loads(world.inputs[op])]))
+    return out
 
 
 def _text(sb: Any, text: Any) -> str:

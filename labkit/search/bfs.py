@@ -275,10 +275,13 @@ def search(space: Space, *, depth: int, max_states: int = 1_000_000,
         return found(hit[0], (), hit[1], hit[2], final=fingerprint(start))
     level: list[tuple[World, tuple]] = [(start, ())]
     done_depth = 0
+    ahead = getattr(node_class, "_lk_search_ahead", None)   # sandboxed: events sent in batches
     while level:
         if done_depth >= depth:
             return Result("ok", len(seen), done_depth, elapsed(), "depth", bounds)
         following: list[tuple[World, tuple]] = []
+        if ahead is not None:
+            ahead(level, space)
         for world, path in level:
             if len(seen) >= max_states:
                 return Result("ok", len(seen), done_depth, elapsed(), "states", bounds)
