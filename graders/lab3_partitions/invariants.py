@@ -134,8 +134,7 @@ class AcknowledgedWrites:
             f"that hears {', '.join(others[:MAJORITY])} would return an older value. When the "
             f"majority's answers disagree, store the newest value on a majority (write back) "
             f"before answering"), time=r.ret)
-        self.read_violation.details = read_panel(
-            self.sim, r, lambda op: op.node if op.client == "client" else f"{op.client}@{op.node}", str(self.read_violation))
+        self.read_violation.details = read_panel(self.sim, r, _lane, str(self.read_violation))
 
     def after_step(self, sim: Simulation) -> None:
         changed = [n for n in sim.node_ids if sim.storage[n].writes != self.counts[n]]
@@ -244,6 +243,11 @@ class IsolateWriter:
     def __str__(self) -> str:
         return (f"t={self.at:.3f}s isolate the next writer whose value reached one other node "
                 f"(within {self.within:g} s)")
+
+
+def _lane(op: Operation) -> str:
+    """The client as the linearizability checker sees it (``harness.checker_ops``)."""
+    return op.node if op.client == "client" else f"{op.client}@{op.node}"
 
 
 def read_panel(sim: Simulation, read: Operation, lane, explanation: str) -> dict:

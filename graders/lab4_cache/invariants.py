@@ -62,6 +62,7 @@ class StrongWrites:
         self.pending: dict[int, Operation] = {}        # strong puts/deletes not answered yet
         self.last_ack: Operation | None = None
         self.strong: dict[int, Operation] = {}         # strong puts, deletes, gets not answered
+        self.coordinators: set[str] = set()            # the nodes of those operations
         self.read_violation: PropertyViolation | None = None   # STRONG_READ_HELD's first
         self.heard: dict[tuple[str, str], tuple] = {}  # (home, key) -> version held when it
         #                                                 last got a message from a coordinator
@@ -78,7 +79,7 @@ class StrongWrites:
     def on_event(self, sim: Simulation, ev) -> None:
         kind = ev.kind
         if kind == "deliver":
-            if self.strong:
+            if ev.peer in self.coordinators:
                 self.note_heard(sim, ev)
             if self.armed and self.writes:
                 self.spread(sim, ev)
@@ -87,6 +88,7 @@ class StrongWrites:
             body = op.input
             if body.get("consistency") == "strong" and body.get("op") in ("put", "delete", "get"):
                 self.strong[op.id] = op
+                self.coordinators = {o.node for o in self.strong.values()}
             if body.get("consistency") == "strong" and body.get("op") in ("put", "delete"):
                 self.pending[op.id] = op
                 if self.armed and body.get("op") == "put":
@@ -95,7 +97,8 @@ class StrongWrites:
             op = sim.history[ev.ref - 1]
             self.writes.pop(op.id, None)
             self.pending.pop(op.id, None)
-            self.strong.pop(op.id, None)
+            if self.strong.pop(op.id, None) is not None:
+                self.coordinators = {o.node for o in self.strong.values()}
             body = op.input
             if (not op.ok or body.get("consistency") != "strong"
                     or not _is_version(op.output.get("version"))):

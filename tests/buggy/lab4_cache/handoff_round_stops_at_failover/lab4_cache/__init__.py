@@ -1,6 +1,6 @@
-"""Bug: a handoff round stops (``break``) once it has offered one hint to a fallback node: the
-other hints wait, and the round returns before it arms the next one, so a coordinator holding
-two hints for a down home hands over one and keeps the other until something else happens.
+"""Bug: a handoff round stops (``break``) once it has offered one hint to a fallback node, so
+a coordinator hands its hints for a down home over one per round (0.1 s): five of them take
+half a second and more, and every other hint waits behind them.
 Caught by: test_hinted_handoff.
 Evidence: a copy for a down replica goes to the next node and reaches the owner later
 Evidence: every handoff round handles every hint"""
@@ -26,5 +26,4 @@ class CacheNode(ref.CacheNode):
                                        "entry": record["entry"]})
                     break                                # BUG: continue with the next hint
             self.send(owner, {"type": "handoff", "key": key, "entry": record["entry"]})
-        else:
-            self.arm_handoff()
+        self.arm_handoff()
