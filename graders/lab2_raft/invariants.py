@@ -238,6 +238,18 @@ class RaftChecker:
         sim.subscribe(self._on_event)
         sim.observe(self._after_event)
         sim.on_apply(self._on_apply)
+        self._prime()
+
+    def _prime(self) -> None:
+        """The nodes booted before the checker was installed: note each one's first term (no
+        check yet), so that "standing for election" compares its first election with it."""
+        for node, v in self.views.items():
+            try:
+                term = getattr(self.sim.node(node), self.accessor)()["term"]
+            except Exception:   # a broken accessor is reported at the first event instead
+                continue
+            if type(term) is int:
+                v.term = term
 
     # ----- queries for graders -----------------------------------------------------------------
 
@@ -425,7 +437,7 @@ class RaftChecker:
             return  # nothing changed (a heartbeat, a refused vote, a stale message)
         now = self.sim.now
         restarted = inc != v.incarnation
-        booted = restarted and v.incarnation == 0   # its first run: term 0, no vote, as seen
+        booted = restarted and v.incarnation == 0   # its first run: v.term is from _prime
         if restarted:
             v.incarnation = inc
             v.commit = 0
