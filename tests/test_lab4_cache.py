@@ -5,6 +5,7 @@ hands the checker, determinism, the checker's budget, the bench, and the handout
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 
 import pytest
@@ -20,7 +21,9 @@ from labkit.faults import Crash, Isolate, Network, Pause, RecoverAll, Restart, R
 from labkit.linearizability import FAIL, OK, UNKNOWN  # noqa: E402
 
 PACKAGE = "lab4_cache"
-TOTAL = 170
+# The total the handout states ("**N points**"), which the rubric rows must add up to.
+TOTAL = int(re.search(r"\*\*(\d+) points\.?\*\*",
+                      (REPO / "assignments" / "lab4-cache.md").read_text()).group(1))
 GRADER_MODULES = ("test_a_ring", "test_b1_strong", "test_b2_eventual", "test_b3_local",
                   "test_c_balancer", "test_d_faults")
 
