@@ -117,7 +117,7 @@ def replay_path(space: Space, path: list[tuple], bounds: dict) -> Result:
                   final=fingerprint(world), replayed=True)
 
 
-def expect_no_violation(space: Space, *, depth: int, max_states: int, max_seconds: float,
+def expect_no_violation(space: Space, *, depth: int, max_states: int, max_seconds: float | None,
                         rerun: str = "", reference: str = "") -> Result:
     """Search ``space``; return the result when no invariant breaks within the bounds, raise
     a failure (with its record) when one does, or an ``AssertionError`` when a bound other
