@@ -57,7 +57,7 @@ class GradeRun:
 
 
 def grade(package: str, impl: str | Path, tmp_path: Path, *pytest_args: str,
-          timeout: float = 600) -> GradeRun:
+          timeout: float = 1800) -> GradeRun:
     """``python -m pytest graders/<package> --impl <impl>`` with the report in ``tmp_path``."""
     report_dir = tmp_path / "reports"
     env = {**os.environ, "PYTHONHASHSEED": "0"}

@@ -600,7 +600,7 @@ def grade_lab(package: str, impl: str | Path, out: Path, *args: str) -> dict:
     return grade(package, impl, out, "-m", "not live", "-o", "timeout=900", *args).report
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(3600)
 @pytest.mark.parametrize("package", [   # shares test_labs.py's in-process reference run
     pytest.param(p, marks=pytest.mark.xdist_group(f"reference-{p}")) for p in labs_present()])
 def test_reference_and_starter_score_the_same_sandboxed(package, tmp_path, tmp_path_factory):
@@ -625,7 +625,7 @@ def test_reference_and_starter_score_the_same_sandboxed(package, tmp_path, tmp_p
 # examples only because the grading profile switches Hypothesis' "local constants" off
 # (labkit.strategies.LOCAL_CONSTANTS_OFF). This test would catch it if they came back.
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(3600)
 @pytest.mark.parametrize("package", labs_present())
 def test_a_buggy_variant_scores_the_same_sandboxed(package, tmp_path):
     from instructor.sample_class import BUGGY, vendored_variant
