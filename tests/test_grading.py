@@ -246,3 +246,26 @@ def test_reference_times_live_with_each_lab():
         assert reference_seconds(lab.package, function) == seconds
         assert reference_seconds(lab.package, "test_that_does_not_exist") is None
     assert reference_seconds("no_such_lab", "test_x") is None
+
+
+def test_the_determinism_recheck_compares_the_same_example_only():
+    """An @example that fails on the way to the re-checked generated example (the test runs its
+    examples first) is another example: comparing its digest would say "not deterministic"
+    of a deterministic submission."""
+    from labkit.grading.failures import Capture
+    from labkit.grading.plugin import _same_example
+
+    def cap(key="m:test", explicit=False, seed=0, schedule=(), blob=""):
+        return Capture(None, seed, schedule, "p", "e", "m", 0.0, hypothesis_key=key,
+                       blob=blob, explicit=explicit)
+
+    generated = cap(blob="AAA")
+    assert _same_example(cap(blob="AAA"), generated)
+    assert _same_example(cap(), generated)                  # the re-run has no blob of its own
+    assert not _same_example(cap(explicit=True), generated)  # an @example met on the way
+    assert not _same_example(cap(blob="BBB"), generated)
+    assert not _same_example(cap(key="m:other"), generated)
+    example = cap(explicit=True, seed=3, schedule=("crash n1",))
+    assert _same_example(cap(explicit=True, seed=3, schedule=("crash n1",)), example)
+    assert not _same_example(cap(explicit=True, seed=4, schedule=("crash n1",)), example)
+    assert _same_example(cap(key=None, seed=9), cap(key=None, seed=2))   # scripted: its first

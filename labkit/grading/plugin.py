@@ -374,6 +374,19 @@ def _record_failures(item: pytest.Item, result: TestResult, exc: BaseException,
                           for i, p in enumerate(parts, 1))
 
 
+def _same_example(again: failures.Capture, first: failures.Capture) -> bool:
+    """Whether a run of the re-check is the run of the example being checked, not another
+    one that failed on the way (the test runs its @examples first: when one of them fails
+    too, the generated example being re-checked never runs, and nothing is compared)."""
+    if first.hypothesis_key is None:   # a scripted test: its first failure again
+        return again.hypothesis_key is None
+    if again.hypothesis_key != first.hypothesis_key or again.explicit != first.explicit:
+        return False
+    if first.explicit:                 # which @example: the same inputs
+        return (again.seed, again.schedule) == (first.seed, first.schedule)
+    return not (again.blob and first.blob) or again.blob == first.blob
+
+
 def _recheck(item: pytest.Item, found: failures.Found) -> str:
     """Run the same example again and compare trace digests. Returns a note for the student
     when the second run differs, and "" when it is the same or could not be run."""
@@ -403,8 +416,7 @@ def _recheck(item: pytest.Item, found: failures.Found) -> str:
             if type(exc).__name__ == "DidNotReproduce":
                 passed = "completed successfully" in str(exc)
             else:
-                mine = [g for g in failures.captures_in(exc)
-                        if g.capture.hypothesis_key == cap.hypothesis_key]
+                mine = [g for g in failures.captures_in(exc) if _same_example(g.capture, cap)]
                 again = mine[0].capture if mine else None
     if again is not None and again.digest == cap.digest:
         return ""
