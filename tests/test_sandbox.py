@@ -724,3 +724,56 @@ def test_these_attacks_do_work_in_process(name, tmp_path):
     proc, reports = grade_hostile(name, tmp_path, sandbox=False)
     report = json.loads((reports / "score.json").read_text())
     assert report["score"] > 0, proc.stdout[-2000:]
+
+
+ORPHAN_GRADER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from labkit.sandbox import Sandbox
+    sb = Sandbox(Path(sys.argv[1]), "student_pkg")
+    module = sb.module()
+    print("LAYERS " + repr(sb.layers), flush=True)
+    module.leave("loop")                 # student code that never returns
+""")
+
+
+def test_a_child_dies_with_a_killed_grader(student):
+    """SIGKILL of the grading process (a cluster worker lost mid-job) ends its sandboxed child
+    even while student code spins, also after the child switched to a uid of its own (which
+    clears the parent-death signal unless it is set again)."""
+    def children(pid: int) -> list[int]:
+        found = []
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"labkit.sandbox.child" in cmd:
+                found.append(int(entry))
+        return found
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    proc = subprocess.Popen([sys.executable, "-c", ORPHAN_GRADER, str(student)], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("LAYERS"), line
+        kids = children(proc.pid)
+        assert len(kids) == 1, kids
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while alive(kids[0]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    still = alive(kids[0])
+    if still:
+        os.kill(kids[0], 9)
+    assert not still, f"the child outlived its grader ({line.strip()})"

@@ -613,6 +613,9 @@ def main() -> None:
                                                config["impl"], config["scratch"]]
         if confine.become(config["user"], needs):
             layers.append(f"user {config['user']}")
+            # Changing the uid clears the parent-death signal (prctl(2)): set it again, or a
+            # child whose grader was killed (a lost cluster worker) runs on until its CPU limit.
+            confine.die_with_parent(config["parent"])
         else:
             layers.append(f"not {config['user']}: it cannot read Python or the staging copy")
     if os.geteuid() == 0 and not config.get("allow_root"):   # never run student code as root
