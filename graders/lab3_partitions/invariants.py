@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from labkit import Operation, PropertyViolation, Simulation
 from labkit.events import REPLY
+from labkit.grading.history_view import read_panel
 from labkit.jsoncopy import dumps
 
 MAJORITY = 3
@@ -38,7 +39,6 @@ ACKED_KEPT = "an acknowledged write is never lost"
 READ_MAJORITY = ("a quorum read answers a value only once a majority of distinct nodes hold it "
                  "in storage")
 
-MAX_PANEL_OPS = 400       # operations of one key shown in the viewer's panel
 
 class AcknowledgedWrites:
     """The two invariants above, for one simulation (subscribes itself)."""
@@ -134,7 +134,8 @@ class AcknowledgedWrites:
             f"that hears {', '.join(others[:MAJORITY])} would return an older value. When the "
             f"majority's answers disagree, store the newest value on a majority (write back) "
             f"before answering"), time=r.ret)
-        self.read_violation.details = read_panel(self.sim, r, _lane, str(self.read_violation))
+        self.read_violation.details = read_panel(self.sim.history, r, _lane,
+                                                 str(self.read_violation))
 
     def after_step(self, sim: Simulation) -> None:
         changed = [n for n in sim.node_ids if sim.storage[n].writes != self.counts[n]]
@@ -248,14 +249,3 @@ class IsolateWriter:
 def _lane(op: Operation) -> str:
     """The client as the linearizability checker sees it (``harness.checker_ops``)."""
     return op.node if op.client == "client" else f"{op.client}@{op.node}"
-
-
-def read_panel(sim: Simulation, read: Operation, lane, explanation: str) -> dict:
-    """``details`` for the trace viewer's per-key panel: the operations of the read's key so far
-    (a lane per client), the read that answered too early as the culprit, no order claimed."""
-    key = read.input.get("key")
-    ops = [{**op.to_json(), "lane": lane(op)} for op in sim.history
-           if op.input.get("key") == key and op.call <= read.ret][:MAX_PANEL_OPS]
-    return {"linearizability": {"explanation": explanation, "keys": {str(key): {
-        "ops": ops, "prefix": [], "culprits": [read.id],
-        "truncated": len(ops) == MAX_PANEL_OPS}}}}

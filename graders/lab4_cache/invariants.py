@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 
 from labkit import Operation, PropertyViolation, Simulation
 from labkit.events import REPLY
+from labkit.grading.history_view import read_panel
 from labkit.jsoncopy import dumps
 
 W = 2
@@ -48,7 +49,6 @@ def _is_version(v) -> bool:
     return (isinstance(v, list) and len(v) == 2 and isinstance(v[0], int)
             and isinstance(v[1], str))
 
-MAX_PANEL_OPS = 400       # operations of one key shown in the viewer's panel
 
 class StrongWrites:
     """The invariant above, for one simulation; ``homes(key)`` gives a key's home replicas."""
@@ -156,7 +156,7 @@ class StrongWrites:
                     f"would return an older value. When the R answers disagree, write the newest "
                     f"entry back and answer once W = {W} homes acknowledged it", time=op.ret)
                 self.read_violation.details = read_panel(
-                    sim, op, lambda op: f"{op.client}@{op.node}", str(self.read_violation))
+                    sim.history, op, lambda op: f"{op.client}@{op.node}", str(self.read_violation))
             return
         what = (f"strong {op.input.get('op')} of {key}"
                 + (f"={op.input.get('value')!r}" if op.input.get("op") == "put" else ""))
@@ -219,14 +219,3 @@ class IsolateWriter:
     def __str__(self) -> str:
         return (f"t={self.at:.3f}s isolate the next strong writer whose entry reached one home "
                 f"(within {self.within:g} s)")
-
-
-def read_panel(sim: Simulation, read: Operation, lane, explanation: str) -> dict:
-    """``details`` for the trace viewer's per-key panel: the operations of the read's key so far
-    (a lane per client), the read that answered too early as the culprit, no order claimed."""
-    key = read.input.get("key")
-    ops = [{**op.to_json(), "lane": lane(op)} for op in sim.history
-           if op.input.get("key") == key and op.call <= read.ret][:MAX_PANEL_OPS]
-    return {"linearizability": {"explanation": explanation, "keys": {str(key): {
-        "ops": ops, "prefix": [], "culprits": [read.id],
-        "truncated": len(ops) == MAX_PANEL_OPS}}}}

@@ -50,6 +50,18 @@ def linearizability_details(result: Any, op_ids: Sequence[int | None] | None,
     return {"explanation": result.describe(), "keys": keys}
 
 
+def read_panel(history: Sequence[Any], read: Any, lane: Any, explanation: str) -> dict:
+    """``details`` for the per-key panel when a read answered too early (an invariant, not the
+    checker, found it): the operations of the read's key called before it returned (a lane per
+    client, ``lane(op)``), the read as the culprit, no order claimed."""
+    key = read.input.get("key")
+    ops = [{**op.to_json(), "lane": lane(op)} for op in history
+           if op.input.get("key") == key and op.call <= read.ret][:MAX_OPS_PER_KEY]
+    return {"linearizability": {"explanation": explanation, "keys": {str(key): {
+        "ops": ops, "prefix": [], "culprits": [read.id],
+        "truncated": len(ops) == MAX_OPS_PER_KEY}}}}
+
+
 def json_key(body: Any) -> str:
     """The key an operation's request names (``{"op": "get", "key": "x"}`` -> ``x``)."""
     key = body.get("key") if isinstance(body, dict) else None
