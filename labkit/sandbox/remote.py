@@ -303,6 +303,8 @@ _contexts: weakref.WeakValueDictionary[int, _Context] = weakref.WeakValueDiction
 class RemoteNode(_Bound, Node, metaclass=RemoteNodeMeta):
     """A node whose real object lives in the sandboxed child (see the module docstring)."""
 
+    _lk_newnode: dict = {}   # more fields of the child's "newnode" request (a search's node)
+
     def __init__(self, node_id: str, peers: tuple[str, ...], runtime: Any, storage: Any,
                  rng: Any):
         Node.__init__(self, node_id, peers, runtime, storage, rng)
@@ -317,7 +319,7 @@ class RemoteNode(_Bound, Node, metaclass=RemoteNodeMeta):
         self._lk_writes = storage.writes
         sb.call({"op": "newnode", "cls": base, "id": node_id, "peers": list(peers),
                  "nodes": sorted((node_id, *peers)), "ctx": ctx.id, "storage": storage.raw(),
-                 "rng": [version, list(internal), gauss]}, node=self)
+                 "rng": [version, list(internal), gauss], **self._lk_newnode}, node=self)
         self._lk_writes = storage.writes
         sb.track_context(ctx)
 

@@ -46,11 +46,9 @@ from collections import deque
 from typing import Any
 
 from ..jsoncopy import loads
-from ..node import Node
 from ..simulator import describe_event
 from .protocol import ProtocolError
-from .remote import (_Bound, _Context, _contexts, RemoteNode, RemoteNodeMeta, SandboxCrash,
-                     _watch_key, stale)
+from .remote import _Bound, RemoteNode, RemoteNodeMeta, SandboxCrash, _watch_key, stale
 
 _handles = itertools.count(-1, -1)     # handles of copies: negative, never the child's own
 MAX_WATCH = 8                          # accessor calls prefetched after every event
@@ -80,24 +78,12 @@ class SearchNode(RemoteNode):
     _lk_memo: dict | None = None          # accessor results since the last event, by call key
     _lk_calls: list = []                  # accessor calls to prefetch (one list per class)
 
+    _lk_newnode = {"search": 1}       # the child gives it a search runtime
+
     def __init__(self, node_id: str, peers: tuple[str, ...], runtime: Any, storage: Any,
                  rng: Any):
-        # RemoteNode.__init__, for a node of a search (the child gives it a search runtime)
-        Node.__init__(self, node_id, peers, runtime, storage, rng)
-        ctx = _contexts.get(id(runtime))
-        if ctx is None or ctx.runtime is not runtime:
-            ctx = _Context(runtime)
-            _contexts[id(runtime)] = ctx
-        self._lk_ctx = ctx
-        base = next(k for k in type(self).__mro__ if "_lk_info" in k.__dict__)
-        sb = base._lk_sandbox
-        version, internal, gauss = rng.getstate()
         self._lk_memo = {}
-        sb.call({"op": "newnode", "cls": base, "id": node_id, "peers": list(peers),
-                 "nodes": sorted((node_id, *peers)), "ctx": ctx.id, "storage": storage.raw(),
-                 "rng": [version, list(internal), gauss], "search": 1}, node=self)
-        self._lk_writes = storage.writes
-        sb.track_context(ctx)
+        super().__init__(node_id, peers, runtime, storage, rng)
 
     # -- copies --
 
