@@ -209,6 +209,14 @@ class Cluster:
                 f"{{'index': <int>, 'term': <int>}}")
         return leader, out["index"], out["term"]
 
+    def committed_start(self, command: Any, why: str = "the first election") -> str:
+        """The start of most scenarios: a leader is elected and ``command`` is applied on every
+        node; returns the leader."""
+        leader, _ = self.wait_leader(why=why)
+        self.submit_to_leader(command)
+        self.wait_applied([command])
+        return leader
+
     def wait_applied(self, commands: Iterable[Any], nodes: Sequence[str] | None = None,
                      within: float = COMMIT_DEADLINE, why: str = "") -> None:
         """Run until every node of ``nodes`` (default all) has applied every command in its

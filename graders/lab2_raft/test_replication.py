@@ -87,9 +87,7 @@ def test_no_commit_without_majority(lab):
     for seed in SEEDS:
         c = Cluster(lab, seed=seed)
         with c.scenario():
-            leader, _ = c.wait_leader(why="the first election")
-            c.submit_to_leader("before")
-            c.wait_applied(["before"])
+            leader = c.committed_start("before")
             followers = [n for n in c.nodes if n != leader]
             for n in followers[1:]:
                 c.sim.crash(n)
@@ -128,9 +126,7 @@ def test_even_cluster(lab):
     for seed in EVEN_SEEDS:
         c = Cluster(lab, 4, seed=seed)
         with c.scenario():
-            leader, _ = c.wait_leader(why="the first election (4 nodes)")
-            c.submit_to_leader("before")
-            c.wait_applied(["before"])
+            leader = c.committed_start("before", why="the first election (4 nodes)")
             followers = [n for n in c.nodes if n != leader]
             for n in followers[1:]:
                 c.sim.crash(n)
@@ -206,9 +202,7 @@ def test_old_leader_rejoins(lab):
     for seed in SEEDS:
         c = Cluster(lab, seed=seed)
         with c.scenario():
-            old, _ = c.wait_leader(why="the first election")
-            c.submit_to_leader("a")
-            c.wait_applied(["a"])
+            old = c.committed_start("a")
             c.sim.isolate(old)
             doomed = ["b", "c", "d"]
             for command in doomed:
@@ -263,9 +257,7 @@ def test_backup_divergent_logs(lab):
 def backup_divergent(c: Cluster, unseen: bool) -> None:
     """Two nodes with 50 conflicting entries of one term; with ``unseen``, a term the leader
     that repairs them never saw (its only leader was cut off with one follower at once)."""
-    leader1, _ = c.wait_leader(why="the first election")
-    c.submit_to_leader("start")
-    c.wait_applied(["start"])
+    leader1 = c.committed_start("start")
     f = [n for n in c.nodes if n != leader1]
     if unseen:
         # a second leader is elected without leader1, then cut off with one follower before

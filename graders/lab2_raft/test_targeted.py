@@ -101,9 +101,7 @@ def test_leader_loses_one_link(lab):
     for seed in LINK_SEEDS:
         c = Cluster(lab, seed=seed)
         with c.scenario():
-            L, _ = c.wait_leader(why="the first election")
-            c.submit_to_leader("a")
-            c.wait_applied(["a"])
+            L = c.committed_start("a")
             k = c.nodes.index(L)
             F = (c.nodes[k + 1:] + c.nodes[:k])[0]
             c.sim.cut(L, F, both_ways=True)
@@ -147,9 +145,7 @@ def test_leader_returns_to_changed_logs(lab):
     for seed in RETURN_SEEDS:
         c = Cluster(lab, seed=seed)
         with c.scenario():
-            L, _ = c.wait_leader(why="the first election")
-            c.submit_to_leader("a")
-            c.wait_applied(["a"])
+            L = c.committed_start("a")
             F, *rest = [n for n in c.nodes if n != L]
             c.sim.partition([L, F], rest)
             for k in range(5):
