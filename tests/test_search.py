@@ -217,6 +217,70 @@ def test_quiet_timers_never_fire():
     assert result.verdict == "ok" and result.stopped_by == "exhausted" and result.states == 4
 
 
+class Replier(Node):
+    """Answers every client operation at once and tells its first peer about it."""
+
+    def on_start(self) -> None:
+        self.done = 0
+
+    def on_request(self, request) -> None:
+        self.done += 1
+        self.reply(request, {"by": self.id})
+        self.send(self.peers[0], {"type": "told"})
+
+    def handle_told(self, src: str, msg: dict) -> None:
+        pass
+
+
+def answered_first(op: int):
+    def test(view) -> str | None:
+        ops = [a[0] for a in view.answers]
+        return f"op#{op} was answered first" if ops and ops[0] == op else None
+    return StatePredicate(f"op#{op} answered first", test)
+
+
+def test_a_client_issues_its_operations_one_at_a_time():
+    ops = [{"op": "a"}, {"op": "b"}]
+    apart = search(Space(Replier, 2, requests=ops, goals=[answered_first(2)]), depth=6)
+    assert apart.verdict == "goal" and len(apart.path) == 1      # two clients: either first
+    one = Space(Replier, 2, clients=[ops], goals=[answered_first(2)])
+    result = search(one, depth=6)
+    assert result.verdict == "ok" and result.stopped_by == "exhausted", result.summary()
+    assert "2 client operations from 1 client (one at a time each)" in one.describe_bounds()
+    with pytest.raises(ValueError, match="either requests or clients"):
+        Space(Replier, 2, requests=ops, clients=[ops])
+
+
+def test_a_pinned_operation_goes_to_its_node_only():
+    def elsewhere(view) -> str | None:
+        return next((f"answered by {n}" for _, n, _ in view.answers if n != "n2"), None)
+
+    wrong = StatePredicate("answered elsewhere", elsewhere)
+    assert search(Space(Replier, 3, requests=[{}], invariants=[wrong]), depth=4).verdict \
+        == "violated"
+    result = search(Space(Replier, 3, requests=[{}], at={1: "n2"}, invariants=[wrong]), depth=4)
+    assert result.verdict == "ok" and result.stopped_by == "exhausted"
+    assert result.states == 3     # start, n2 answers, its peer hears of it
+
+
+def test_new_answers_are_those_of_the_last_step_only():
+    fresh = StatePredicate("fresh", lambda v: "fresh" if v.new_answers else None)
+    stale = StatePredicate("stale", lambda v: "stale" if v.answers and not v.new_answers else None)
+    got = search(Space(Replier, 2, requests=[{}], at={1: "n1"}, goals=[fresh]), depth=4)
+    assert got.verdict == "goal" and len(got.path) == 1
+    got = search(Space(Replier, 2, requests=[{}], at={1: "n1"}, goals=[stale]), depth=4)
+    assert got.verdict == "goal" and [s[0] for s in got.path] == ["request", "deliver"]
+
+
+def test_quiet_timers_may_name_a_prefix():
+    from labkit.search.world import is_quiet
+
+    quiet = frozenset(("op:*", "anti_entropy"))
+    assert is_quiet("op:1.2", quiet) and is_quiet("anti_entropy", quiet)
+    assert not is_quiet("election", quiet) and not is_quiet("anti", quiet)
+    assert is_quiet("anything", frozenset(("*",)))
+
+
 # ----- Lab 2: the graded searches on the reference and the variants made for them ------------
 
 @pytest.fixture(scope="module")
@@ -226,11 +290,11 @@ def lab2():
     return searches
 
 
-def variant(name: str):
-    module = f"_variant_{name}"
+def variant(name: str, package: str = "lab2_raft"):
+    module = f"_variant_{package}_{name}"
     import importlib.util
 
-    path = BUGGY / "lab2_raft" / name / "lab2_raft" / "__init__.py"
+    path = BUGGY / package / name / package / "__init__.py"
     spec = importlib.util.spec_from_file_location(module, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -291,5 +355,79 @@ def test_the_search_command_reports_verdicts_and_states_per_second(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "log matching violated after 4 steps" in proc.stdout
+    fid = proc.stdout.split("failure id: ")[1].split()[0]
+    assert (tmp_path / "failures" / f"{fid}.html").exists()
+
+
+# ----- Lab 3: the graded searches on the reference and the variants made for them ------------
+
+@pytest.fixture(scope="module")
+def lab3():
+    sys.path.insert(0, str(REPO))
+    from graders.lab3_partitions import test_search as searches
+    return searches
+
+
+def test_lab3_searches_pass_on_the_reference(lab3):
+    ref = reference_lab("lab3_partitions")
+    for spec in lab3.SEARCHES.values():
+        result = search(spec.build(ref), depth=spec.depth, max_states=spec.max_states)
+        assert result.verdict == "ok" and result.stopped_by == "depth", result.summary()
+        assert spec.reference_states / 2 <= result.states <= spec.reference_states * 2
+
+
+@pytest.mark.parametrize("name,test,steps,prop", [
+    ("write_back_skips_own_replica", "read_during_write", 8, "READ_MAJORITY"),
+    ("write_ignores_own_replica", "write_after_write", 10, "ACK_MAJORITY")])
+def test_lab3_variants_have_a_shortest_counterexample(lab3, name, test, steps, prop):
+    """Each variant made for a search breaks its invariant in exactly that many steps, and the
+    other search does not see it (the bugs need their own interleaving)."""
+    from graders.lab3_partitions import invariants
+
+    code = variant(name, "lab3_partitions")
+    for other, spec in lab3.SEARCHES.items():
+        result = search(spec.build(code), depth=spec.depth, max_states=spec.max_states)
+        if other != test:
+            assert result.verdict == "ok", result.summary()
+            continue
+        assert result.verdict == "violated" and len(result.path) == steps, result.summary()
+        assert result.predicate == getattr(invariants, prop)
+        assert "(a majority of 3 is 2)" in result.evidence
+
+
+@pytest.mark.slow
+def test_a_lab3_search_failure_is_recorded_and_replays_byte_for_byte(tmp_path):
+    impl = BUGGY / "lab3_partitions" / "write_back_skips_own_replica"
+    run = grade("lab3_partitions", impl, tmp_path, "-k", "test_search_read_during_write")
+    out = run.test("test_search_read_during_write")["output"]
+    assert "in storage violated after 8 steps" in out and "failure id:" in out
+    assert "nox -s search -- lab3 --test read_during_write --depth 8" in out
+    fid = out.split("failure id: ")[1].split()[0]
+    record = json.loads((tmp_path / "reports" / "failures" / f"{fid}.json").read_text())
+    assert len(record["details"]["search"]["steps"]) == 8 and record["trace"]
+    assert (tmp_path / "reports" / "failures" / f"{fid}.html").exists()
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run([sys.executable, "-m", "labkit.replay", fid, "--report-dir",
+                           str(tmp_path / "reports")], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "same run, byte for byte" in proc.stdout
+
+
+def test_the_search_command_runs_the_lab3_searches(tmp_path):
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run([sys.executable, "-m", "labkit.search", "lab3", "--impl", "reference",
+                           "--test", "write_after_write", "--depth", "6", "--report-dir",
+                           str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "lab3 write_after_write: depth 6, 3 nodes, 2 client operations" in proc.stdout
+    assert "stopped by the depth bound (6)" in proc.stdout and "states per second" in proc.stdout
+    impl = BUGGY / "lab3_partitions" / "write_ignores_own_replica"
+    proc = subprocess.run([sys.executable, "-m", "labkit.search", "lab3", "--impl", str(impl),
+                           "--test", "write_after_write", "--report-dir", str(tmp_path)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "in storage violated after 10 steps" in proc.stdout
     fid = proc.stdout.split("failure id: ")[1].split()[0]
     assert (tmp_path / "failures" / f"{fid}.html").exists()

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import StudentCodeError
+from ..jsoncopy import loads
 from ..node import Node
 from ..simulator import node_names
 from ..storage import Storage
@@ -60,7 +61,8 @@ class StatePredicate:
 
 class View:
     """What a predicate may read of a state: the up nodes' objects, the storage, the
-    messages in flight, the successful client replies and what each node applied."""
+    messages in flight, the client operations and their successful replies, and what each
+    node applied."""
 
     __slots__ = ("_world",)
 
@@ -83,7 +85,29 @@ class View:
 
     @property
     def answers(self) -> list[tuple[int, str, str]]:
+        """``(op, node, reply JSON)`` of every successful reply so far, in order."""
         return list(self._world.answers)
+
+    @property
+    def new_answers(self) -> list[tuple[int, str, str]]:
+        """The successful replies the last step gave (what is checked "at the moment of the
+        reply"). Not part of the state: two paths to one state may differ here, so a
+        predicate on it should only sharpen the report of a predicate on ``answers``."""
+        return self._world.answers[self._world.fresh:]
+
+    def requests(self) -> dict[int, dict]:
+        """Every client operation's body by op id (ids count from 1, in ``Space`` order)."""
+        return {op: loads(text) for op, text in self._world.inputs.items()}
+
+    def earlier(self, op: int) -> tuple[int, ...]:
+        """The operations answered before ``op`` was first handed to a node: those of its
+        client before it (``Space.clients``); nothing is known of other clients' order."""
+        out = []
+        prev = self._world.after.get(op)
+        while prev is not None:
+            out.append(prev)
+            prev = self._world.after.get(prev)
+        return tuple(reversed(out))
 
     def applied(self, node_id: str) -> list[tuple[int, str]]:
         return list(self._world.applied[node_id])
@@ -96,10 +120,18 @@ class View:
 @dataclass
 class Space:
     """A configuration to search: the nodes, the client operations, the fault budget, the
-    invariants and the prune / goal predicates."""
+    invariants and the prune / goal predicates. Client operations are either ``requests``
+    (each its own client: any of them may be handed to a node at any time) or ``clients``
+    (each a list of one client's operations, issued one at a time: an operation is handed to
+    a node only once the one before it has a successful reply); op ids count from 1, in
+    order (``clients``: the first client's operations first). ``at`` pins an operation to
+    one node (its client talks to that node only, also after an error); by default any up
+    node may get it."""
     node_class: type[Node] | Mapping[str, type[Node]]
     nodes: int | Sequence[str] = 3
     requests: Sequence[dict] = ()
+    clients: Sequence[Sequence[dict]] = ()
+    at: Mapping[int, str] = field(default_factory=dict)   # op id -> the one node it goes to
     faults: Mapping[str, int] = field(default_factory=dict)
     invariants: Sequence[StatePredicate] = ()
     prune: Sequence[StatePredicate] = ()
@@ -111,6 +143,17 @@ class Space:
         self.node_ids = node_names(self.nodes) if isinstance(self.nodes, int) else tuple(self.nodes)
         self.quiet = frozenset(self.quiet_timers)
         self.node_class = searchable(self.node_class)   # a sandboxed submission's: handles
+        self.after: dict[int, int] = {}
+        if self.clients:
+            if self.requests:
+                raise ValueError("give either requests or clients, not both")
+            flat: list[dict] = []
+            for ops in self.clients:
+                for k, body in enumerate(ops):
+                    flat.append(body)
+                    if k:
+                        self.after[len(flat)] = len(flat) - 1
+            self.requests = flat
         unknown = set(self.faults) - {"crash", "drop", "duplicate"}
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}; known: crash, drop, duplicate")
@@ -118,7 +161,10 @@ class Space:
     def describe_bounds(self) -> str:
         """One line: the nodes, the operations, the fault budget, the predicates."""
         budget = ", ".join(f"{v} {k}" for k, v in sorted(self.faults.items()) if v) or "none"
-        return (f"{len(self.node_ids)} nodes, {len(self.requests)} client operations, fault "
+        ops = (f"{len(self.requests)} client operations" if not self.clients else
+               f"{len(self.requests)} client operations from {len(self.clients)} "
+               f"client{'s' if len(self.clients) > 1 else ''} (one at a time each)")
+        return (f"{len(self.node_ids)} nodes, {ops}, fault "
                 f"budget: {budget}; invariants: {', '.join(p.name for p in self.invariants)}; "
                 f"prune: {', '.join(p.name for p in self.prune) or 'none'}"
                 + (f"; timers that never fire: {', '.join(sorted(self.quiet))}"
@@ -129,6 +175,8 @@ class Space:
         world = World()
         world.log = Recorder() if record else None
         world.faults = {k: int(v) for k, v in sorted(self.faults.items())}
+        world.after = dict(self.after)
+        world.at = dict(self.at)
         for i, body in enumerate(self.requests, 1):
             world.inputs[i] = json.dumps(body, separators=(",", ":"))
             world.pending.append(i)

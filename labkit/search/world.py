@@ -10,8 +10,11 @@ A ``World`` is what the breadth-first search (``labkit.search.bfs``) keeps per s
 * ``timers``: node id -> {timer name: its data as JSON text or None}: every armed timer may
   fire next (time is abstracted away, as DSLabs does: a delay orders nothing);
 * ``pending``: the client operations not yet answered by a reply without an ``"error"``;
-  each may be delivered to any up node (a client that retries until it finds the leader);
-* ``answers``: the successful replies, in order; ``applied``: node id -> what it applied;
+  each may be delivered to any up node (a client that retries until it finds the leader),
+  once the operation it waits for (``after``: the one before it of the same client) has
+  been answered (``at``: an operation pinned to one node goes to that node only);
+* ``answers``: the successful replies, in order (``fresh``: how many of them there were before
+  the last step, which is not part of the state); ``applied``: node id -> what it applied;
 * ``faults``: what is left of the fault budget, ``{"crash": n, "drop": n, "duplicate": n}``.
 
 Every node calls one shared ``SearchRuntime``; before a step runs, the runtime is pointed at
@@ -53,7 +56,8 @@ KIND_ORDER = {"deliver": 0, "timer": 1, "request": 2, "restart": 3, "drop": 4,
 
 class World:
     __slots__ = ("nodes", "storage", "net", "timers", "pending", "answers", "applied",
-                 "faults", "depth", "incarnation", "inputs", "replied", "log", "parts")
+                 "faults", "depth", "incarnation", "inputs", "replied", "log", "parts",
+                 "after", "at", "fresh")
 
     def __init__(self) -> None:
         self.nodes: dict[str, Node | None] = {}
@@ -70,6 +74,9 @@ class World:
         self.replied: set[int] = set()            # request ids answered (any reply)
         self.log: "Recorder | None" = None        # only when a path is rebuilt for a trace
         self.parts: dict[str, str] = {}           # node -> its fingerprint text (a cache)
+        self.after: dict[int, int] = {}           # op id -> the op it waits for (same client)
+        self.at: dict[int, str] = {}              # op id -> the only node it goes to
+        self.fresh = 0                            # len(answers) before the last step
 
 
 class Recorder:
@@ -169,7 +176,7 @@ def _invoke(world: World, node: str, what: Any, fn: Callable, *args: Any) -> Any
 
 def enabled(world: World, node_ids: tuple[str, ...], quiet: frozenset = frozenset()) -> list[tuple]:
     """Every step that can happen next, sorted (the search's fixed order). Timers named in
-    ``quiet`` never fire (a prune: the search leaves them out)."""
+    ``quiet`` never fire (a prune: the search leaves them out; ``is_quiet``)."""
     steps: list[tuple] = []
     seen = set()
     for dst, src, data in world.net:
@@ -187,20 +194,34 @@ def enabled(world: World, node_ids: tuple[str, ...], quiet: frozenset = frozense
             steps.append(("restart", node))
             continue
         for name in world.timers[node]:
-            if name not in quiet:
+            if not quiet or not is_quiet(name, quiet):
                 steps.append(("timer", node, name))
         for op in world.pending:
-            steps.append(("request", node, op))
+            if _callable(world, op) and world.at.get(op, node) == node:
+                steps.append(("request", node, op))
         if world.faults.get("crash", 0) > 0:
             steps.append(("crash", node))
     steps.sort(key=lambda s: (KIND_ORDER[s[0]], s[1:]))
     return steps
 
 
+def is_quiet(name: str, quiet: frozenset) -> bool:
+    """Is timer ``name`` one of ``quiet``: a name, or a prefix followed by ``*`` (``"op:*"``;
+    ``"*"`` alone: every timer)."""
+    return name in quiet or any(q.endswith("*") and name.startswith(q[:-1]) for q in quiet)
+
+
+def _callable(world: World, op: int) -> bool:
+    """May the client hand ``op`` to a node now: the operation it waits for was answered."""
+    prev = world.after.get(op)
+    return prev is None or any(a[0] == prev for a in world.answers)
+
+
 def apply_step(rt: SearchRuntime, world: World, node_class, step: tuple) -> None:
     """Change ``world`` by one step (``world`` is already a copy the caller owns)."""
     kind = step[0]
     world.depth += 1
+    world.fresh = len(world.answers)
     rt.world = world
     log = world.log
     if kind == "deliver":
@@ -308,6 +329,9 @@ def clone(world: World, rt: SearchRuntime, node: str | None = "*") -> World:
     new.depth = world.depth
     new.incarnation = dict(world.incarnation)
     new.inputs = world.inputs            # written once, at the start
+    new.after = world.after              # likewise
+    new.at = world.at
+    new.fresh = world.fresh
     new.replied = set(world.replied)
     new.log = None
     return new
