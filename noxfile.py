@@ -100,7 +100,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def search(session: nox.Session) -> None:
     """Exhaustive search of a lab's small configurations on your code (the graded searches of
-    graders/<lab>/test_search.py): nox -s search -- lab2 [--depth N] [--test NAME]
+    graders/<lab>/test_search.py): nox -s search -- lab2 (or lab3) [--depth N] [--test NAME]
     [--impl PATH] [--max-states N] [--max-seconds S]. Prints the verdict and states per second;
     a violation is a failure record for nox -s replay and the trace viewer."""
     parser = argparse.ArgumentParser(prog="nox -s search --")

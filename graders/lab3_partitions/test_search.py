@@ -113,25 +113,34 @@ def quorum_reads(view: View, ops: dict[int, dict], answers) -> list[tuple[int, s
 
 # ----- the invariants ---------------------------------------------------------------------------
 
+# ACK_MAJORITY and READ_MAJORITY look at the replies of the last step only (the moment of the
+# reply); ACKED_KEPT looks at every acknowledged write in every state, so whether a state is
+# broken never depends on the path that reached it (the search keeps the first path).
+
 def ack_without_majority(view: View) -> str | None:
     ops = view.requests()
-    for op, node, _ in view.new_answers:
+    for op, node, data in view.new_answers:
         if ops[op].get("op") == "write":
+            version = loads(data).get("version")
             evidence = short_of(view, ops, op, f"{describe(ops, op)}: {node} acknowledged it "
-                                               f"at step {view.depth}")
+                                               f"at step {view.depth} with version {version}")
             if evidence:
                 return evidence + (". Count each replica once, and only for the request and "
-                                   "phase its reply answers")
+                                   "phase its reply answers; and pick a version above every "
+                                   "version the query's majority holds, your own replica's "
+                                   "included (a replica keeps the newer version it has)")
     return None
 
 
 def read_without_majority(view: View) -> str | None:
     ops = view.requests()
     for op, node, value in quorum_reads(view, ops, view.new_answers):
+        if value is None:
+            continue                      # nothing written yet: nothing to hold
         source = next((w for w in writes_of(ops, ops[op].get("key"))
                        if dumps(ops[w].get("value")) == dumps(value)), None)
-        if value is None or source is None:
-            continue
+        if source is None:
+            continue                      # a value no client wrote: not checked here
         evidence = short_of(view, ops, source, f"{describe(ops, op)} on {node} returned "
                                                f"{value!r} at step {view.depth}, the value of "
                                                f"{describe(ops, source)}")

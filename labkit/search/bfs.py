@@ -167,7 +167,8 @@ class Space:
         return (f"{len(self.node_ids)} nodes, {ops}, fault "
                 f"budget: {budget}; invariants: {', '.join(p.name for p in self.invariants)}; "
                 f"prune: {', '.join(p.name for p in self.prune) or 'none'}"
-                + (f"; timers that never fire: {', '.join(sorted(self.quiet))}"
+                + (f"; timers that never fire: "
+                   f"{', '.join('every timer' if q == '*' else q for q in sorted(self.quiet))}"
                    if self.quiet else ""))
 
     def start(self, rt: SearchRuntime, record: bool = False) -> World:
