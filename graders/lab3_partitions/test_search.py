@@ -242,7 +242,7 @@ def run(lab, search: Search, depth: int | None = None) -> None:
 
 @pytest.mark.points(5)
 def test_search_write_after_write(lab):
-    """A write after an acknowledged write is acknowledged only once a majority holds it, in every interleaving (exhaustive search)
+    """A write after a write is acknowledged only once a majority holds it (exhaustive search)
 
     Three nodes; one client writes x on n3 and, once that is acknowledged, writes x again on
     n1; every order of deliveries up to 10 steps, one message duplicated anywhere: each write
@@ -255,7 +255,7 @@ def test_search_write_after_write(lab):
 
 @pytest.mark.points(5)
 def test_search_read_during_write(lab):
-    """A read during a write answers only what a majority holds, in every interleaving (exhaustive search)
+    """A read during a write answers only what a majority holds (exhaustive search)
 
     Three nodes; one client writes x on n1 while another reads x (quorum) on n3; every order
     of deliveries up to 8 steps, one message duplicated anywhere: a write is acknowledged,
