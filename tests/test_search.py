@@ -261,6 +261,8 @@ def test_a_pinned_operation_goes_to_its_node_only():
     result = search(Space(Replier, 3, requests=[{}], at={1: "n2"}, invariants=[wrong]), depth=4)
     assert result.verdict == "ok" and result.stopped_by == "exhausted"
     assert result.states == 3     # start, n2 answers, its peer hears of it
+    with pytest.raises(ValueError, match="at pins unknown operations or nodes"):
+        Space(Replier, 3, requests=[{}], at={1: "n7"})
 
 
 def test_new_answers_are_those_of_the_last_step_only():

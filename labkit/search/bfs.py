@@ -11,8 +11,10 @@ checker, for sans-IO Python nodes): the shortest sequence of steps to a broken i
 
 From the start state (every node booted, the client operations waiting), each state's
 successors are every enabled step (``labkit.search.world.enabled``: deliver any message in
-flight, fire any armed timer, hand a client operation to any node, and a fault within the
-budget: crash, drop, duplicate, restart a crashed node), in a fixed sorted order. States are
+flight, fire any armed timer, hand a waiting client operation to any node (or to the one
+it is pinned to, ``Space.at``; a client with several issues them one at a time,
+``Space.clients``), and a fault within the budget: crash, drop, duplicate, restart a crashed
+node), in a fixed sorted order. States are
 deduplicated by a canonical fingerprint (``fingerprint``: the nodes' fields, storage, the
 multiset of messages in flight, the armed timers, the clients, the budget left; not the time,
 not the random generators), and every invariant is checked at every new state, so the first
@@ -154,6 +156,11 @@ class Space:
                     if k:
                         self.after[len(flat)] = len(flat) - 1
             self.requests = flat
+        bad = {op: n for op, n in self.at.items()
+               if n not in self.node_ids or not 1 <= op <= len(self.requests)}
+        if bad:
+            raise ValueError(f"at pins unknown operations or nodes: {bad}; operations are "
+                             f"1..{len(self.requests)}, nodes {', '.join(self.node_ids)}")
         unknown = set(self.faults) - {"crash", "drop", "duplicate"}
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}; known: crash, drop, duplicate")
