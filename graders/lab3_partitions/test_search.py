@@ -114,8 +114,11 @@ def quorum_reads(view: View, ops: dict[int, dict], answers) -> list[tuple[int, s
 # ----- the invariants ---------------------------------------------------------------------------
 
 # ACK_MAJORITY and READ_MAJORITY look at the replies of the last step only (the moment of the
-# reply); ACKED_KEPT looks at every acknowledged write in every state, so whether a state is
-# broken never depends on the path that reached it (the search keeps the first path).
+# reply), which is not part of the state: the search checks a state once, on the first path
+# that reaches it. ACKED_KEPT looks at every acknowledged write in every state, so a write's
+# verdict never depends on that path (only its name does); a read's holders could only shrink
+# later if a replica replaced the value with an older one, which ACKED_KEPT reports when that
+# older write was acknowledged.
 
 def ack_without_majority(view: View) -> str | None:
     ops = view.requests()
