@@ -117,8 +117,8 @@ def quorum_reads(view: View, ops: dict[int, dict], answers) -> list[tuple[int, s
 # reply), which is not part of the state: the search checks a state once, on the first path
 # that reaches it. ACKED_KEPT looks at every acknowledged write in every state, so a write's
 # verdict never depends on that path (only its name does); a read's holders could only shrink
-# later if a replica replaced the value with an older one, which ACKED_KEPT reports when that
-# older write was acknowledged.
+# later if a replica replaced the value with an older one, which ACKED_KEPT reports once the
+# value's write is acknowledged.
 
 def ack_without_majority(view: View) -> str | None:
     ops = view.requests()
