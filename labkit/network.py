@@ -32,6 +32,10 @@ class NetworkConfig:
     * ``duplicate``: a second copy is delivered too, with its own latency;
     * ``long_delay``: the message is held back an extra ``uniform(0, long_delay_max)`` seconds,
       which reorders it behind later messages.
+
+    ``plain`` (derived, not a setting) is True when no message is lost, duplicated or held
+    back: ``delays`` then makes exactly one draw, ``rng.uniform(min_latency, max_latency)``,
+    and returns it as the one delay (the simulator's fast path makes that draw itself).
     """
 
     min_latency: float = 0.001
@@ -50,6 +54,7 @@ class NetworkConfig:
             raise ValueError("NetworkConfig needs 0 <= min_latency <= max_latency")
         if self.long_delay_max < 0.0:
             raise ValueError("NetworkConfig.long_delay_max must be >= 0")
+        object.__setattr__(self, "plain", not (self.loss or self.duplicate or self.long_delay))
 
     @classmethod
     def settings(cls) -> tuple[str, ...]:
@@ -61,7 +66,7 @@ class NetworkConfig:
 
         The draws, in order: loss, duplication, then per copy its latency and its long delay
         (each probability drawn only when it is not 0), so a run replays exactly."""
-        if not (self.loss or self.duplicate or self.long_delay):   # the common case, fast
+        if self.plain:   # the common case, fast
             return (rng.uniform(self.min_latency, self.max_latency),)
         if self.loss and rng.random() < self.loss:
             return ()

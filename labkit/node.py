@@ -15,12 +15,19 @@ in ``on_start``, which runs at boot and again after every restart (on a brand-ne
 from __future__ import annotations
 
 import random
+import sys
 from typing import TYPE_CHECKING, Any
 
 from .errors import ContractError
 
 #: the one key of the command a node's ``restore_snapshot`` hands to the state machine
 SNAPSHOT_KEY = "__snapshot__"
+
+#: ``"handle_<type>"`` per message type and ``"timer_<name>"`` per timer name, made once: a
+#: name built afresh for each message misses CPython's attribute cache (it keys on the string
+#: object), which costs a whole class-hierarchy lookup per dispatch
+_HANDLE: dict[str, str] = {}
+_TIMER: dict[str, str] = {}
 
 if TYPE_CHECKING:  # pragma: no cover
     from .storage import Storage
@@ -121,7 +128,11 @@ class Node:
     def on_message(self, src: str, msg: dict) -> None:
         """Called for each message that arrives. The default calls ``handle_<type>(src, msg)``."""
         kind = msg.get("type")
-        handler = getattr(self, "handle_" + kind, None) if type(kind) is str else None
+        if type(kind) is str:
+            name = _HANDLE.get(kind) or _HANDLE.setdefault(kind, sys.intern("handle_" + kind))
+            handler = getattr(self, name, None)
+        else:
+            handler = None
         if handler is None:
             known = sorted(n[len("handle_"):] for n in dir(self) if n.startswith("handle_"))
             raise ContractError(
@@ -131,7 +142,8 @@ class Node:
 
     def on_timer(self, name: str, data: dict) -> None:
         """Called when a timer fires. The default calls ``timer_<name>(**data)``."""
-        handler = getattr(self, f"timer_{name}", None)
+        attr = _TIMER.get(name) or _TIMER.setdefault(name, sys.intern(f"timer_{name}"))
+        handler = getattr(self, attr, None)
         if handler is None:
             known = sorted(n[len("timer_"):] for n in dir(self) if n.startswith("timer_"))
             raise ContractError(f"{self.id}: timer {name!r} fired but there is no timer_{name} "

@@ -50,7 +50,7 @@ from .node import Node, Request
 from .storage import Storage, to_json
 from .trace import Trace
 
-_new = tuple.__new__     # Event(...) without NamedTuple's Python-level __new__ (hot path)
+_new = tuple.__new__     # a record without NamedTuple's Python-level __new__ (hot path)
 _push = heapq.heappush
 
 #: While a run is in the loop, the collector's first generation holds this many objects
@@ -179,7 +179,7 @@ class Simulation:
         self._fed = 0  # trace records already handed to the subscribers
         self._apply_listeners: list[Callable[[str, int, Any], None]] = []
         self._targets: dict[str, Callable[["Simulation"], str | None]] = {}  # see add_target
-        self._emit = self.trace.records.append
+        self._emit = self.trace.add            # plain tuples: Events when read (labkit.trace)
         self._on_delivery = self._deliver     # bound once: one per message otherwise
         self._on_firing = self._fire
         self._running = False  # inside the event loop (observers run per event there)
@@ -232,7 +232,7 @@ class Simulation:
         observers. Events emitted before ``subscribe`` are not replayed. ``fn`` may raise
         ``PropertyViolation``. Events of faults applied directly by scenario code, outside a
         run, are handed over at once."""
-        waiting = len(self.trace.records) - self._fed
+        waiting = len(self.trace) - self._fed
         if not self._subscribers:
             self._fed += waiting
         elif waiting:   # the others have yet to see these: this one must not
@@ -241,12 +241,16 @@ class Simulation:
 
     def _feed(self) -> None:
         """Hand the events emitted since the last feed to every subscriber (a subscriber may
-        emit more: they are handed over in the same feed)."""
-        records = self.trace.records
+        emit more: they are handed over in the same feed). Each becomes its ``Event`` here,
+        in the trace (``Trace.entries``: the loop adds plain tuples)."""
+        entries = self.trace.entries
         subscribers = self._subscribers
-        while self._fed < len(records):
-            ev = records[self._fed]
-            self._fed += 1
+        while self._fed < len(entries):
+            i = self._fed
+            ev = entries[i]
+            if type(ev) is not Event:
+                ev = entries[i] = _new(Event, ev)
+            self._fed = i + 1
             for fn in subscribers:
                 fn(self, ev)
 
@@ -463,7 +467,7 @@ class Simulation:
     # ----- internals -----------------------------------------------------------------------------
 
     def _record(self, kind: str, node: str, peer: str, detail: str, ref: Any) -> None:
-        self._emit(_new(Event, (self.now, kind, node, peer, detail, ref)))
+        self._emit((self.now, kind, node, peer, detail, ref))
 
     def _observe_direct(self) -> None:
         """Run the subscribers and observers after a node fault applied directly by scenario
@@ -582,7 +586,7 @@ class Simulation:
             self._record("drop", node, src, "link cut", mid)
         else:
             self.delivered += 1
-            self._emit(_new(Event, (self.now, "deliver", node, src, data, mid)))
+            self._emit((self.now, "deliver", node, src, data, mid))
             obj.on_message(src, _scan(data, 0)[0])
 
     def _fire(self, ev: _Firing) -> None:
@@ -591,7 +595,7 @@ class Simulation:
             return  # cancelled, re-armed, or the node crashed since
         del timers[ev.name]
         data = {} if ev.data is None else _scan(ev.data, 0)[0]
-        self._emit(_new(Event, (self.now, "timer", ev.node, "", ev.name, None)))
+        self._emit((self.now, "timer", ev.node, "", ev.name, None))
         self._nodes[ev.node].on_timer(ev.name, data)
 
     def _arrive(self, ev: _Arrival) -> None:
@@ -600,7 +604,7 @@ class Simulation:
         if obj is None:
             self._record("drop", ev.node, "", f"request {op.input} (node down)", op.id)
             return
-        self._emit(_new(Event, (self.now, "request", ev.node, op.client, ev.text, op.id)))
+        self._emit((self.now, "request", ev.node, op.client, ev.text, op.id))
         obj.on_request(Request(op.id, op.client, _scan(ev.text, 0)[0]))
 
     def _time_out(self, ev: _Deadline) -> None:
@@ -637,15 +641,22 @@ class Simulation:
         mid = self.sent
         now = self.now
         emit = self._emit
-        emit(_new(Event, (now, "send", src, dst, data, mid)))
+        emit((now, "send", src, dst, data, mid))
         if self._cut and (src, dst) in self._cut:
             self.dropped += 1
-            emit(_new(Event, (now, "drop", dst, src, "link cut", mid)))
+            emit((now, "drop", dst, src, "link cut", mid))
             return
-        delays = self.network.delays(self._net_rng)
+        net = self.network
+        if net.plain:   # one copy after one draw: NetworkConfig.delays' common case, inlined
+            delay = self._net_rng.uniform(net.min_latency, net.max_latency)
+            self._seq += 1
+            _push(self._heap, (now + delay, self._seq, self._on_delivery,
+                               _new(_Delivery, (dst, src, data, mid))))
+            return
+        delays = net.delays(self._net_rng)
         if not delays:
             self.dropped += 1
-            emit(_new(Event, (now, "drop", dst, src, "lost", mid)))
+            emit((now, "drop", dst, src, "lost", mid))
             return
         if len(delays) == 2:
             self.duplicated += 1
