@@ -1,11 +1,11 @@
 """The deterministic simulator: virtual time, one seed, every fault on demand.
 
-One thread runs a heap of ``(time, seq, handler, record)`` entries: ``record`` is one of the
-slotted records below (a message copy on its way, a timer, a client request, a client's
-deadline, a scenario step) and ``handler`` the ``Simulation`` method for its kind. All
-randomness comes from ``random.Random`` objects derived from the run's seed (one for the
-network, one per node and incarnation), so the same seed and the same code give the same
-trace, byte for byte.
+One thread runs a heap of ``(time, seq, handler, kind, fields)`` entries: ``kind`` is one of
+the record classes below (a message copy on its way, a timer, a client request, a client's
+deadline, a scenario step), ``fields`` a plain tuple laid out as that class says, and
+``handler`` the ``Simulation`` method for the kind. All randomness comes from
+``random.Random`` objects derived from the run's seed (one for the network, one per node and
+incarnation), so the same seed and the same code give the same trace, byte for byte.
 
     sim = Simulation(KVNode, 3, seed=7)          # nodes n1, n2, n3, booted at t=0
     op = sim.request("n1", {"op": "set", "key": "x", "value": "1"})
@@ -50,7 +50,7 @@ from .node import Node, Request
 from .storage import Storage, to_json
 from .trace import Trace
 
-_new = tuple.__new__     # a record without NamedTuple's Python-level __new__ (hot path)
+_new = tuple.__new__     # an Event without NamedTuple's Python-level __new__ (hot path)
 _push = heapq.heappush
 
 #: While a run is in the loop, the collector's first generation holds this many objects
@@ -64,8 +64,11 @@ def node_names(n: int) -> tuple[str, ...]:
     return tuple(f"n{i}" for i in range(1, n + 1))
 
 
-# ----- what waits in the heap: one record per kind, fields that never change meaning ---------
-# (NamedTuples: slotted, immutable, and built with ``_new`` on the hot path.)
+# ----- what waits in the heap: one record class per kind, fields that never change meaning ---
+# A heap entry carries its fields as a plain tuple, the class beside them: a NamedTuple costs
+# about three times as much as a tuple to build and to unpack, and the hot path does both for
+# every message. The loop makes the record (``kind._make(fields)``) only to hold or blame an
+# entry. Every kind's first field is its node.
 
 class _Delivery(NamedTuple):
     """A copy of a message on its way from ``src`` to ``node`` (duplicates share one)."""
@@ -212,7 +215,7 @@ class Simulation:
 
     def at(self, time: float, fn: Callable[[], Any]) -> None:
         """Run ``fn()`` (a scenario step or a fault) at virtual time ``time``."""
-        self._schedule(max(time, self.now), self._step, _Step("", fn))
+        self._schedule(max(time, self.now), self._step, _Step, ("", fn))
 
     def after(self, delay: float, fn: Callable[[], Any]) -> None:
         self.at(self.now + delay, fn)
@@ -371,8 +374,8 @@ class Simulation:
         self._ops[op.id] = op
         self._inputs[op.id] = op.input
         text = _dumps(op.input)
-        self._schedule(self.now, self._arrive, _new(_Arrival, (node_id, op, text)))
-        self._schedule(self.now + timeout, self._time_out, _new(_Deadline, (node_id, op, text)))
+        self._schedule(self.now, self._arrive, _Arrival, (node_id, op, text))
+        self._schedule(self.now + timeout, self._time_out, _Deadline, (node_id, op, text))
         return op
 
     def call(self, node_id: str, body: dict, *, timeout: float | None = None,
@@ -420,8 +423,8 @@ class Simulation:
         if held is None:
             return
         self._record("resume", node_id, "", f"{len(held)} held events", None)
-        for handler, record in held:
-            self._schedule(self.now, handler, record)
+        for handler, kind, fields in held:
+            self._schedule(self.now, handler, kind, fields)
         self._observe_direct()
 
     def partition(self, *groups: Iterable[str]) -> None:
@@ -487,9 +490,10 @@ class Simulation:
         if node_id not in self._node_set:
             raise KeyError(f"no node {node_id!r}; nodes are {', '.join(self.node_ids)}")
 
-    def _schedule(self, time: float, handler: Callable[[Any], None], record: Any) -> None:
+    def _schedule(self, time: float, handler: Callable[[tuple], None], kind: type,
+                  fields: tuple) -> None:
         self._seq += 1
-        _push(self._heap, (time, self._seq, handler, record))
+        _push(self._heap, (time, self._seq, handler, kind, fields))
 
     def _boot(self, node_id: str, kind: str = "start") -> None:
         if self._nodes[node_id] is not None:
@@ -548,21 +552,21 @@ class Simulation:
         subscribers = self._subscribers
         max_events = self.max_events
         while heap and heap[0][0] <= t_end:
-            now, _, handler, record = pop(heap)
+            now, _, handler, kind, fields = pop(heap)
             self.now = now
             self.events += 1
             if self.events > max_events:
                 raise BudgetExceeded(self._storm_message())
-            if paused and record.node in paused and record.waits(self):
-                paused[record.node].append((handler, record))   # _hold: the one place
+            if paused and fields[0] in paused and kind._make(fields).waits(self):
+                paused[fields[0]].append((handler, kind, fields))   # _hold: the one place
             else:
                 try:
-                    handler(record)
+                    handler(fields)
                 except Exception as exc:
-                    what = record.handling()
+                    what = kind._make(fields).handling()
                     if what is None:
                         raise   # scenario code or a grader's callback: not the student's
-                    raise student_error(exc, record.node, what, now) from exc
+                    raise student_error(exc, fields[0], what, now) from exc
             if subscribers:
                 self._feed()
             if observers:
@@ -573,10 +577,10 @@ class Simulation:
         if not single and t_end > self.now:
             self.now = t_end
 
-    # ----- one handler per kind of heap record ---------------------------------------------------
+    # ----- one handler per kind of heap record: each gets the record's fields ------------------
 
-    def _deliver(self, ev: _Delivery) -> None:
-        node, src, data, mid = ev
+    def _deliver(self, fields: tuple) -> None:
+        node, src, data, mid = fields   # a _Delivery
         obj = self._nodes[node]
         if obj is None:
             self.dropped += 1
@@ -589,33 +593,34 @@ class Simulation:
             self._emit((self.now, "deliver", node, src, data, mid))
             obj.on_message(src, _scan(data, 0)[0])
 
-    def _fire(self, ev: _Firing) -> None:
-        timers = self._timers[ev.node]
-        if timers.get(ev.name) != ev.token:
+    def _fire(self, fields: tuple) -> None:
+        node, name, token, data = fields   # a _Firing
+        timers = self._timers[node]
+        if timers.get(name) != token:
             return  # cancelled, re-armed, or the node crashed since
-        del timers[ev.name]
-        data = {} if ev.data is None else _scan(ev.data, 0)[0]
-        self._emit((self.now, "timer", ev.node, "", ev.name, None))
-        self._nodes[ev.node].on_timer(ev.name, data)
+        del timers[name]
+        data = {} if data is None else _scan(data, 0)[0]
+        self._emit((self.now, "timer", node, "", name, None))
+        self._nodes[node].on_timer(name, data)
 
-    def _arrive(self, ev: _Arrival) -> None:
-        op = ev.op
-        obj = self._nodes[ev.node]
+    def _arrive(self, fields: tuple) -> None:
+        node, op, text = fields   # an _Arrival
+        obj = self._nodes[node]
         if obj is None:
-            self._record("drop", ev.node, "", f"request {op.input} (node down)", op.id)
+            self._record("drop", node, "", f"request {op.input} (node down)", op.id)
             return
-        self._emit((self.now, "request", ev.node, op.client, ev.text, op.id))
-        obj.on_request(Request(op.id, op.client, _scan(ev.text, 0)[0]))
+        self._emit((self.now, "request", node, op.client, text, op.id))
+        obj.on_request(Request(op.id, op.client, _scan(text, 0)[0]))
 
-    def _time_out(self, ev: _Deadline) -> None:
-        op = ev.op
+    def _time_out(self, fields: tuple) -> None:
+        node, op, text = fields   # a _Deadline
         if op.status == PENDING:
             op.status = UNKNOWN
-            self._record("timeout", ev.node, op.client, ev.text, op.id)
+            self._record("timeout", node, op.client, text, op.id)
             self._complete(op)
 
-    def _step(self, ev: _Step) -> None:
-        ev.fn()
+    def _step(self, fields: tuple) -> None:
+        fields[1]()   # a _Step's fn
 
     def _complete(self, op: Operation) -> None:
         callbacks, op.callbacks = op.callbacks, []
@@ -650,8 +655,8 @@ class Simulation:
         if net.plain:   # one copy after one draw: NetworkConfig.delays' common case, inlined
             delay = self._net_rng.uniform(net.min_latency, net.max_latency)
             self._seq += 1
-            _push(self._heap, (now + delay, self._seq, self._on_delivery,
-                               _new(_Delivery, (dst, src, data, mid))))
+            _push(self._heap, (now + delay, self._seq, self._on_delivery, _Delivery,
+                               (dst, src, data, mid)))
             return
         delays = net.delays(self._net_rng)
         if not delays:
@@ -660,11 +665,11 @@ class Simulation:
             return
         if len(delays) == 2:
             self.duplicated += 1
-        copy = _new(_Delivery, (dst, src, data, mid))
+        copy = (dst, src, data, mid)
         heap, deliver = self._heap, self._on_delivery
         for delay in delays:
             self._seq += 1
-            _push(heap, (now + delay, self._seq, deliver, copy))
+            _push(heap, (now + delay, self._seq, deliver, _Delivery, copy))
 
     def _reply(self, src: str, request: Request, body: dict) -> None:
         data = contract.reply(src, request, body, self._inputs, self._replied)
@@ -683,8 +688,8 @@ class Simulation:
         payload = contract.timer(src, name, delay, data)
         self._seq += 1
         token = self._timers[src][name] = self._seq
-        _push(self._heap, (self.now + delay, token, self._on_firing,
-                           _new(_Firing, (src, name, token, payload))))
+        _push(self._heap, (self.now + delay, token, self._on_firing, _Firing,
+                           (src, name, token, payload)))
 
     def _cancel_timer(self, src: str, name: str) -> None:
         self._timers[src].pop(name, None)
