@@ -172,6 +172,15 @@ class Chatty(Node):
 
     def state(self):
         return {"seen": self.seen, "boots": self.boots}
+
+    def bump(self, how):
+        SHARED["bumps"] += how["by"]
+
+    def shared(self):
+        return SHARED["bumps"]
+
+
+SHARED = {"bumps": 0}      # state every node sees (a module global)
 '''
 
 
@@ -300,6 +309,50 @@ def test_nodes_give_the_same_run_as_in_process(remote, student, seed):
     assert [op.output for op in b.history] == [op.output for op in a.history]
     assert b.node("n1").state() == a.node("n1").state()     # a grader's accessor
     assert b.node("n1").seen == a.node("n1").seen           # a plain attribute
+
+
+def watch_states(cls, seed, bump):
+    """Every up node's ``state()`` and ``shared()`` after every event and at every apply (a
+    grader's accessors), and with ``bump`` also right after ``n2.bump({"by": 1})``, which
+    changes what every node's ``shared()`` returns (a call that changes a node takes more than
+    scalars, like Lab 2's ``snapshot(index, data)``: only accessors are prefetched)."""
+    sim, readings = Simulation(cls, 3, seed=seed), []
+
+    def read(where):
+        nodes = [(n, sim.node(n)) for n in sim.node_ids if sim.node(n) is not None]
+        readings.append((where, sim.now, [(n, obj.state(), obj.shared()) for n, obj in nodes]))
+
+    def observe(_sim):
+        read("after")
+        if bump and sim.node("n2") is not None:
+            sim.node("n2").bump({"by": 1})
+            read("bumped")
+
+    sim.observe(observe)
+    sim.on_apply(lambda node, index, command: read("apply"))
+    sim.apply_schedule(SCHEDULE)
+    sim.run_until(1.5)
+    base = readings[0][2][0][2]
+    return sim, [(w, t, [(n, st, k - base) for n, st, k in nodes]) for w, t, nodes in readings]
+
+
+@pytest.mark.parametrize("bump", [False, True])
+def test_prefetched_accessors_read_as_in_process(remote, student, monkeypatch, bump):
+    """Accessors a grader reads on every node after every event (and at an apply) come with
+    the events (few round trips), and read exactly what in-process reads; a call that changes
+    the child in between (``bump``) is never hidden by a prefetched value."""
+    local = local_module(student)
+    a, read_a = watch_states(local.Chatty, 0, bump)
+    calls = []
+    request = process.Sandbox._request
+    monkeypatch.setattr(process.Sandbox, "_request",
+                        lambda sb, frame: calls.append(frame["op"]) or request(sb, frame))
+    b, read_b = watch_states(remote.Chatty, 0, bump)
+    assert b.trace.digest() == a.trace.digest()
+    assert read_b == read_a
+    reads = 2 * sum(len(nodes) for _, _, nodes in read_b)
+    if not bump:
+        assert calls.count("callm") < reads / 10, (calls.count("callm"), reads)
 
 
 def test_contract_error_points_at_the_student_line(remote, student):

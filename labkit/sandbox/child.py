@@ -37,6 +37,7 @@ from ..storage import Storage, to_json
 
 ACTIONS: list[list] = []          # what handlers did since the last reply, in order
 PREFETCHED: list = []             # results of the calls a node event was asked to prefetch
+_METHODS: dict = {}               # (grader object ref, name) -> GraderMethod, see GraderObject
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -185,10 +186,18 @@ class GraderObject:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(f"the grader's {self._lk_name} object does not share {name!r}")
+        method = _METHODS.get((self._lk_ref, name))
+        if method is not None:
+            return method
         reply = SERVER.channel.request({"op": "getattr", "ref": self._lk_ref, "name": name})
         value = reply.get("ok")
         if isinstance(value, dict) and value.get(TAG) == "method":
-            return GraderMethod(self._lk_ref, name)
+            # A method of the object itself (``rng.uniform``): the same the next time, so that
+            # calling it again costs one round trip (the grader looks it up at each call).
+            method = _METHODS[(self._lk_ref, name)] = GraderMethod(self._lk_ref, name)
+            if len(_METHODS) > 4096:
+                del _METHODS[next(iter(_METHODS))]
+            return method
         return SERVER.result(reply)
 
     def __repr__(self) -> str:
@@ -196,6 +205,8 @@ class GraderObject:
 
 
 class GraderMethod:
+    """A method of a grader's object, called by name (the grader looks it up at each call)."""
+
     __slots__ = ("ref", "name")
 
     def __init__(self, ref: int, name: str):
@@ -484,9 +495,13 @@ class Server:
         return text
 
     def prefetch(self, node: Node, call: list) -> list | None:
-        """What the grader asked this node right after its last event, asked again now
-        (``RemoteNode._lk_callm``): ``[value]``, or None if it raised or cannot travel."""
+        """What the grader asked after this node's recent events, asked again now
+        (``RemoteNode._lk_callm``): ``[name, args]`` of this node, or ``[name, args, ref]`` of
+        the hosted node ``ref``. ``[value]`` (``[value, 1]``: plain JSON), or None if it
+        raised, cannot travel or names no hosted node."""
         try:
+            if len(call) > 2:
+                node = self.nodes[call[2]][0]
             payload, plain = self.codec.encode_fast(getattr(node, call[0])(*call[1]))
             return [payload, 1] if plain else [payload]
         except BaseException:  # noqa: BLE001 - the grader's own call will meet the error

@@ -196,6 +196,11 @@ class Sandbox:
         self.modules: dict[str, RemoteModule] = {}
         self._freectx: list[int] = []
         self.epoch = 0                   # requests sent so far (prefetched values need it still)
+        # Results of calls the child made right after the last node event (``event``), by
+        # (node ref, call key): each used once, and only while ``epoch == prefetched_at``.
+        self.prefetched: dict[tuple, list] = {}
+        self.prefetched_at = -1
+        self.after: list | None = None   # the calls made since the last event (RemoteNode)
         self.poison = ""                 # why this test cannot use the sandbox any more
         self.own_session = False         # True: the child could not drop the grader's terminal
         self.staging = staging(self.source, self.settings)
@@ -403,23 +408,29 @@ class Sandbox:
             return reply.get("ok")           # plain JSON data: nothing in it to interpret
         return self._decoded(codec.decode, reply.get("ok"))
 
-    def event(self, frame: dict, gen: int) -> dict | None:
-        """A node event: the hot path (the frame is plain JSON already). Returns the results of
-        the prefetched calls (``RemoteNode._lk_callm``), by call key, still encoded."""
+    def event(self, frame: dict, gen: int, watch: list | None = None) -> None:
+        """A node event: the hot path (the frame is plain JSON already). The results of the
+        calls it asked the child to make after it (``watch``: ``(cache key, [name, args, node
+        ref])``, sent as ``frame["watch"]``, see ``RemoteNode._lk_callm``) go to
+        ``prefetched`` by key, still encoded, before the actions are applied (a grader's apply
+        listener may read them), valid while nothing else is sent to the child."""
         if gen != self.gen or self.channel is None:
             raise stale("node")
+        self.prefetched_at = -1
         reply = self._request(frame)
+        results = reply.get("w")
+        if results and type(results) is list and watch:
+            prefetched: dict = {}
+            for (key, _), value in zip(watch, results):
+                if type(value) is list and len(value) in (1, 2):
+                    prefetched.setdefault(key, []).append(value)
+            self.prefetched, self.prefetched_at = prefetched, self.epoch
         act = reply.get("act")
         if act:
             self._apply(act)
         if "err" in reply:
+            self.prefetched_at = -1
             raise self._decoded(self._decode_error, reply["err"])
-        results = reply.get("w")
-        if not results or not isinstance(results, list):
-            return None
-        watch = frame.get("watch") or []
-        return {json.dumps(call): value for call, value in zip(watch, results)
-                if isinstance(value, list) and len(value) in (1, 2)}
 
     def cached_value(self, value: list) -> Any:
         """A prefetched result (``[encoded value]``, or ``[value, 1]`` when it is plain JSON

@@ -328,31 +328,34 @@ class RemoteNode(_Bound, Node, metaclass=RemoteNodeMeta):
             raise AttributeError(name)
         return self._lk_getattr(name)
 
-    # -- accessors read right after an event (a checker's raft_state()): prefetched --
+    # -- accessors read after an event (a checker's raft_state(), peek(key)): prefetched --
     #
-    # A checker that reads a node after every event it handles would cost a second round trip
-    # per event. So the calls a grader makes on a node right after that node's event (nothing
-    # else sent to the child in between) are remembered, and after the node's next event the
-    # child makes the same calls, in the same order, and sends the results with the actions.
-    # A result is used once, and only if nothing at all was sent to the child since that event
-    # (the child's state is then exactly what the call would see); otherwise the call goes to
-    # the child as usual. Calls the grader stops making are not made again.
+    # A checker that reads nodes after every event would cost a round trip per read. So each
+    # node remembers the calls the grader made (on it, or on another node of the same child)
+    # after each of its last RECENT events, and after its next event the child makes those
+    # calls too, in order (a call as many times as the grader made it after one event), and
+    # sends the results with the actions. A result is used once, and only if nothing at all
+    # was sent to the child since that event (``Sandbox.prefetched``: the child's state is then
+    # exactly what the call would see); otherwise the call goes to the child as usual. A call
+    # the grader stops making is dropped after RECENT events. Only calls whose arguments are
+    # all scalars are learnt: they are taken to be accessors, without side effects (every
+    # grader's are: raft_state(), peek(key)); a call that changes a node takes more than
+    # scalars (Lab 2's snapshot(index, data)) and always goes to the child.
 
-    _lk_cached: dict | None = None
-    _lk_cache_epoch = -1
-    _lk_watch: tuple = ()
-    _lk_next_watch: list | None = None
+    _lk_recent: tuple = ()     # per recent event, newest first: [(cache key, call), ...]
 
     def _lk_callm(self, name: str, args: tuple, kwargs: dict) -> Any:
         sb = self._lk_sandbox
         key = _watch_key(name, args, kwargs)
-        fresh = sb.epoch == self._lk_cache_epoch and self._lk_gen == sb.gen
-        if key is not None and fresh:
-            if self._lk_next_watch is not None and len(self._lk_next_watch) < 8:
-                self._lk_next_watch.append([name, list(args)])
-            cached = self._lk_cached.pop(key, None) if self._lk_cached else None
-            if cached is not None:
-                return sb.cached_value(cached)
+        if key is not None and self._lk_gen == sb.gen:
+            key = (self._lk_ref, key)
+            after = sb.after
+            if after is not None and len(after) < MAX_WATCH:
+                after.append((key, [name, list(args), self._lk_ref]))
+            if sb.epoch == sb.prefetched_at:
+                results = sb.prefetched.get(key)
+                if results:
+                    return sb.cached_value(results.pop(0))
         return _Bound._lk_callm(self, name, args, kwargs)
 
     # -- events --
@@ -371,18 +374,19 @@ class RemoteNode(_Bound, Node, metaclass=RemoteNodeMeta):
         self._lk_event("q", [request.id, request.client, request.body])
 
     def _lk_event(self, kind: str, args: list) -> None:
+        sb = self._lk_sandbox
         frame = {"op": "ev", "n": self._lk_ref, "k": kind, "a": args, "now": self._rt.now}
         if self.storage.writes != self._lk_writes:        # someone else wrote: resend it all
             frame["sync"] = self.storage.raw()
             self._lk_writes = self.storage.writes
-        if self._lk_next_watch:
-            frame["watch"] = self._lk_watch = self._lk_next_watch
-        self._lk_cached, self._lk_next_watch = None, []
+        watch = _watch(self._lk_recent) if self._lk_recent else None
+        if watch:
+            frame["watch"] = [call for _, call in watch]
+        after: list = []
+        self._lk_recent = (after, *self._lk_recent[:RECENT - 1])
+        sb.after = after
         try:
-            prefetched = self._lk_sandbox.event(frame, self._lk_gen)
-            if prefetched is not None:
-                self._lk_cached = prefetched
-            self._lk_cache_epoch = self._lk_sandbox.epoch
+            sb.event(frame, self._lk_gen, watch)
         except SandboxCrash as crash:
             what = {"s": "on_start", "m": lambda: ("message", args[0], json.dumps(args[1])),
                     "t": lambda: ("timer", args[0]), "q": lambda: ("request", args[2])}[kind]
@@ -422,6 +426,27 @@ class RemoteNode(_Bound, Node, metaclass=RemoteNodeMeta):
             self._lk_writes = self.storage.writes
         else:
             raise ProtocolError(f"unknown action {kind!r}")
+
+
+RECENT = 8              # events of a node whose later calls are prefetched after its next one
+MAX_WATCH = 16          # calls prefetched after one event
+
+
+def _watch(recent: tuple) -> list:
+    """The ``(key, call)`` to prefetch after a node's event: every call made after one of its
+    recent events (``recent``: the lists of ``RemoteNode._lk_recent``), as many times as after
+    one of them, the newest first; at most ``MAX_WATCH``."""
+    out: list = []
+    most: dict = {}
+    for calls in recent:
+        seen: dict = {}
+        for pair in calls:
+            key = pair[0]
+            n = seen[key] = seen.get(key, 0) + 1
+            if n > most.get(key, 0):
+                most[key] = n
+                out.append(pair)
+    return out[:MAX_WATCH]
 
 
 def _watch_key(name: str, args: tuple, kwargs: dict) -> str | None:
