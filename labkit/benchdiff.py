@@ -1,17 +1,19 @@
-"""Before/after throughput in one run: this tree against an earlier commit, side by side.
+"""Before/after throughput in one run: this tree against earlier commits, side by side.
 
     python -m labkit.benchdiff                    # against 24042de (issue 11's baseline)
     python -m labkit.benchdiff --against HEAD~3 --repeat 7
+    python -m labkit.benchdiff --against 24042de HEAD~3     # three trees in one run
 
-The earlier commit is extracted with ``git archive`` into a temporary folder (the working tree
-is not touched). Each round measures, in a fresh interpreter per tree and alternating between
-the trees, ``labkit.bench.noop_nodes()`` (no-op nodes' delivered messages per second) and Lab 1's
-``graders/lab1_cap/bench.py`` (the reference cluster's). Each tree runs its own code, bench and
-reference. The best of ``--repeat`` rounds is kept for each (a loaded machine only slows a run),
-and the ratio after / before is printed: on a shared machine only ratios within one run mean
-anything. The figures count CPU seconds (``time.process_time`` stands in for the benches'
-``time.perf_counter``), so time spent waiting for a busy machine's CPU is not charged to
-either tree; ``--wall`` counts wall seconds, as ``nox -s bench`` does.
+Each earlier commit is extracted with ``git archive`` into a temporary folder (the working
+tree is not touched). Each round measures, in a fresh interpreter per tree and rotating which
+tree goes first, ``labkit.bench.noop_nodes()`` (no-op nodes' delivered messages per second)
+and Lab 1's ``graders/lab1_cap/bench.py`` (the reference cluster's). Each tree runs its own
+code, bench and reference. The best of ``--repeat`` rounds is kept for each (a loaded machine
+only slows a run), and the ratio of this tree to each earlier one is printed: on a shared
+machine only ratios within one run mean anything. The figures count CPU seconds
+(``time.process_time`` stands in for the benches' ``time.perf_counter``), so time spent
+waiting for a busy machine's CPU is not charged to any tree; ``--wall`` counts wall seconds,
+as ``nox -s bench`` does.
 """
 
 from __future__ import annotations
@@ -50,38 +52,44 @@ def measure(tree: Path, code: str, wall: bool = False) -> float:
     return float(out.stdout.split()[-1])
 
 
-def compare(before: Path, after: Path, repeat: int,
-            wall: bool = False) -> dict[str, dict[str, float]]:
-    """``{figure: {"before": best, "after": best, "ratio": after / before}}``."""
-    runs: dict[str, dict[str, list[float]]] = {f: {"before": [], "after": []} for f in FIGURES}
+def compare(trees: list[Path], repeat: int, wall: bool = False) -> dict[str, list[float]]:
+    """``{figure: [best of each tree, in order]}``."""
+    runs = {f: [[] for _ in trees] for f in FIGURES}
     for i in range(repeat):
         for figure, code in FIGURES.items():
-            order = (("before", before), ("after", after))
-            for side, tree in (order if i % 2 == 0 else order[::-1]):   # alternate who goes first
-                runs[figure][side].append(measure(tree, code, wall))
-    return {f: {"before": round(max(r["before"])), "after": round(max(r["after"])),
-                "ratio": round(max(r["after"]) / max(r["before"]), 3)} for f, r in runs.items()}
+            for k in range(len(trees)):
+                j = (i + k) % len(trees)   # rotate who goes first
+                runs[figure][j].append(measure(trees[j], code, wall))
+    return {f: [max(r) for r in per_tree] for f, per_tree in runs.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labkit.benchdiff",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--against", default=BASELINE,
-                        help=f"the earlier commit (default {BASELINE})")
+    parser.add_argument("--against", nargs="+", default=[BASELINE], metavar="COMMIT",
+                        help=f"the earlier commits (default {BASELINE})")
     parser.add_argument("--repeat", type=int, default=5,
                         help="rounds; the best is kept (default 5)")
     parser.add_argument("--wall", action="store_true",
                         help="count wall seconds instead of CPU seconds")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="labkit-benchdiff-") as tmp:
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", args.against],
-                                 check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        results = compare(Path(tmp), REPO, max(1, args.repeat), args.wall)
-    print(f"{'figure':<32} {args.against:>12} {'this tree':>12} {'ratio':>7}")
-    for figure, r in results.items():
-        print(f"{figure:<32} {r['before']:>12,} {r['after']:>12,} {r['ratio']:>7.3f}")
-    print(json.dumps(results))
+        trees = []
+        for n, commit in enumerate(args.against):
+            archive = subprocess.run(["git", "-C", str(REPO), "archive", commit],
+                                     check=True, capture_output=True).stdout
+            tree = Path(tmp) / str(n)
+            tree.mkdir()
+            subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+            trees.append(tree)
+        results = compare(trees + [REPO], max(1, args.repeat), args.wall)
+    names = args.against + ["this tree"]
+    print(f"{'figure':<32}" + "".join(f" {n:>12}" for n in names)
+          + "".join(f" {'/ ' + n:>12}" for n in args.against))
+    for figure, best in results.items():
+        print(f"{figure:<32}" + "".join(f" {round(b):>12,}" for b in best)
+              + "".join(f" {best[-1] / b:>12.3f}" for b in best[:-1]))
+    print(json.dumps({f: dict(zip(names, map(round, best))) for f, best in results.items()}))
     return 0
 
 
