@@ -7,6 +7,7 @@ message. Also: a ``-k`` that matches nothing exits 0 and lists the test names.""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -108,6 +109,24 @@ def test_a_selection_that_matches_nothing_exits_0_and_lists_the_tests(tmp_path):
     assert "No graded test matches" in proc.stdout
     for name in BREAKER_TESTS + RETRY_TESTS:
         assert f"-k {name}" in proc.stdout
+
+
+def test_grading_with_xdist_is_refused_before_any_test_runs(tmp_path):
+    """``-n 2`` would split the tests over processes and the report (added up in one) would
+    miss theirs: a clear error, no report, and without -n the same run scores full marks."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env.pop("PYTEST_ADDOPTS", None)
+    command = [sys.executable, "-m", "pytest", "graders/lab0_resilience", "--impl", "reference",
+               "--report-dir", str(tmp_path), "-q", "--no-header", "-p", "no:cacheprovider"]
+    proc = subprocess.run(command + ["-n", "2"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 4, proc.stdout + proc.stderr          # pytest's usage error
+    assert "graded runs use one process" in proc.stderr + proc.stdout
+    assert not (tmp_path / "score.json").exists()
+    proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+    report = json.loads((tmp_path / "score.json").read_text())
+    assert proc.returncode == 0 and report["score"] == report["max_score"] > 0, proc.stdout
 
 
 def test_nox_grade_with_a_selection_that_matches_nothing_exits_0_and_lists_lab2s_tests(tmp_path):

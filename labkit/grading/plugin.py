@@ -93,6 +93,12 @@ def pytest_configure(config: pytest.Config) -> None:
     _active = _is_grading(config)
     if not _active:
         return  # the project's own tests: no --impl, no score report
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        raise pytest.UsageError(
+            "graded runs use one process: the score is added up in it as the tests finish, "
+            "and with -n (pytest-xdist) the report would miss the tests other processes ran. "
+            "Leave out -n; to grade faster, grade labs or students side by side instead "
+            "(grade_class --jobs N).")
     _started = time.monotonic()
     scenario.RUN_OPTIONS[:] = scenario.run_options(config.invocation_params.args)
     _run["id"] = uuid.uuid4().hex[:8]
