@@ -1,8 +1,8 @@
 """Before/after throughput in one run: this tree against earlier commits, side by side.
 
-    python -m labkit.benchdiff                    # against 24042de (issue 11's baseline)
-    python -m labkit.benchdiff --against HEAD~3 --repeat 7
-    python -m labkit.benchdiff --against 24042de HEAD~3     # three trees in one run
+    python tests/benchdiff.py                    # against 24042de (issue 11's baseline)
+    python tests/benchdiff.py --against HEAD~3 --repeat 7
+    python tests/benchdiff.py --against 24042de HEAD~3     # three trees in one run
 
 Each earlier commit is extracted with ``git archive`` into a temporary folder (the working
 tree is not touched). Each round measures, in a fresh interpreter per tree and rotating which
@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .grading.labs import REPO
+REPO = Path(__file__).resolve().parents[1]
 
 BASELINE = "24042de"
 
@@ -64,7 +64,7 @@ def compare(trees: list[Path], repeat: int, wall: bool = False) -> dict[str, lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m labkit.benchdiff",
+    parser = argparse.ArgumentParser(prog="python tests/benchdiff.py",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--against", nargs="+", default=[BASELINE], metavar="COMMIT",
                         help=f"the earlier commits (default {BASELINE})")
