@@ -322,12 +322,14 @@ def test_lab2_variants_have_a_shortest_counterexample(lab2, name, test, steps):
     assert result.predicate == spec.invariants[0].name
 
 
-@pytest.mark.slow
-def test_a_search_failure_is_recorded_and_replays_byte_for_byte(tmp_path):
-    impl = BUGGY / "lab2_raft" / "grants_before_term_update"
-    run = grade("lab2_raft", impl, tmp_path, "-k", "test_search_election_safety")
-    out = run.test("test_search_election_safety")["output"]
-    assert "election safety violated after 6 steps" in out and "failure id:" in out
+def graded_search_failure_replays(tmp_path, package: str, variant: str, test: str,
+                                  says: str) -> tuple[str, dict, str]:
+    """Grade ``variant`` on the graded search ``test``: it fails saying ``says``, with a
+    failure record and its viewer page, and ``labkit.replay`` runs the same path again byte
+    for byte. Returns the test's output, the record and the replay's output."""
+    run = grade(package, BUGGY / package / variant, tmp_path, "-k", test)
+    out = run.test(test)["output"]
+    assert says in out and "failure id:" in out, out
     assert "not deterministic" not in out
     fid = out.split("failure id: ")[1].split()[0]
     record = json.loads((tmp_path / "reports" / "failures" / f"{fid}.json").read_text())
@@ -339,26 +341,39 @@ def test_a_search_failure_is_recorded_and_replays_byte_for_byte(tmp_path):
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "same run, byte for byte" in proc.stdout
-    assert "election safety violated" in proc.stdout
+    return out, record, proc.stdout
+
+
+def search_command(tmp_path, *args: str, code: int) -> str:
+    """``python -m labkit.search ARGS`` exits with ``code``; its output. A violation (exit 1)
+    leaves a viewer page for its failure id."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run([sys.executable, "-m", "labkit.search", *args, "--report-dir",
+                           str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    if code == 1:
+        fid = proc.stdout.split("failure id: ")[1].split()[0]
+        assert (tmp_path / "failures" / f"{fid}.html").exists()
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_a_search_failure_is_recorded_and_replays_byte_for_byte(tmp_path):
+    _, _, replayed = graded_search_failure_replays(
+        tmp_path, "lab2_raft", "grants_before_term_update", "test_search_election_safety",
+        "election safety violated after 6 steps")
+    assert "election safety violated" in replayed
 
 
 def test_the_search_command_reports_verdicts_and_states_per_second(tmp_path):
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    proc = subprocess.run([sys.executable, "-m", "labkit.search", "lab2", "--impl", "reference",
-                           "--test", "election_safety", "--depth", "4", "--report-dir",
-                           str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "no violation within depth 4 (173 states); stopped by the depth bound (4)" in proc.stdout
-    assert "states per second" in proc.stdout
-    impl = BUGGY / "lab2_raft" / "candidate_takes_commands"
-    proc = subprocess.run([sys.executable, "-m", "labkit.search", "lab2", "--impl", str(impl),
-                           "--report-dir", str(tmp_path)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "log matching violated after 4 steps" in proc.stdout
-    fid = proc.stdout.split("failure id: ")[1].split()[0]
-    assert (tmp_path / "failures" / f"{fid}.html").exists()
+    out = search_command(tmp_path, "lab2", "--impl", "reference", "--test", "election_safety",
+                         "--depth", "4", code=0)
+    assert "no violation within depth 4 (173 states); stopped by the depth bound (4)" in out
+    assert "states per second" in out
+    out = search_command(tmp_path, "lab2", "--impl",
+                         str(BUGGY / "lab2_raft" / "candidate_takes_commands"), code=1)
+    assert "log matching violated after 4 steps" in out
 
 
 # ----- Lab 3: the graded searches on the reference and the variants made for them ------------
@@ -399,37 +414,19 @@ def test_lab3_variants_have_a_shortest_counterexample(lab3, name, test, steps, p
 
 @pytest.mark.slow
 def test_a_lab3_search_failure_is_recorded_and_replays_byte_for_byte(tmp_path):
-    impl = BUGGY / "lab3_partitions" / "write_back_skips_own_replica"
-    run = grade("lab3_partitions", impl, tmp_path, "-k", "test_search_read_during_write")
-    out = run.test("test_search_read_during_write")["output"]
-    assert "in storage violated after 8 steps" in out and "failure id:" in out
+    out, record, _ = graded_search_failure_replays(
+        tmp_path, "lab3_partitions", "write_back_skips_own_replica",
+        "test_search_read_during_write", "in storage violated after 8 steps")
     assert "nox -s search -- lab3 --test read_during_write --depth 8" in out
-    fid = out.split("failure id: ")[1].split()[0]
-    record = json.loads((tmp_path / "reports" / "failures" / f"{fid}.json").read_text())
-    assert len(record["details"]["search"]["steps"]) == 8 and record["trace"]
-    assert (tmp_path / "reports" / "failures" / f"{fid}.html").exists()
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    proc = subprocess.run([sys.executable, "-m", "labkit.replay", fid, "--report-dir",
-                           str(tmp_path / "reports")], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "same run, byte for byte" in proc.stdout
+    assert len(record["details"]["search"]["steps"]) == 8
 
 
 def test_the_search_command_runs_the_lab3_searches(tmp_path):
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    proc = subprocess.run([sys.executable, "-m", "labkit.search", "lab3", "--impl", "reference",
-                           "--test", "write_after_write", "--depth", "6", "--report-dir",
-                           str(tmp_path)], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "lab3 write_after_write: depth 6, 3 nodes, 2 client operations" in proc.stdout
-    assert "stopped by the depth bound (6)" in proc.stdout and "states per second" in proc.stdout
-    impl = BUGGY / "lab3_partitions" / "write_ignores_own_replica"
-    proc = subprocess.run([sys.executable, "-m", "labkit.search", "lab3", "--impl", str(impl),
-                           "--test", "write_after_write", "--report-dir", str(tmp_path)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "in storage violated after 10 steps" in proc.stdout
-    fid = proc.stdout.split("failure id: ")[1].split()[0]
-    assert (tmp_path / "failures" / f"{fid}.html").exists()
+    out = search_command(tmp_path, "lab3", "--impl", "reference", "--test", "write_after_write",
+                         "--depth", "6", code=0)
+    assert "lab3 write_after_write: depth 6, 3 nodes, 2 client operations" in out
+    assert "stopped by the depth bound (6)" in out and "states per second" in out
+    out = search_command(tmp_path, "lab3", "--impl",
+                         str(BUGGY / "lab3_partitions" / "write_ignores_own_replica"),
+                         "--test", "write_after_write", code=1)
+    assert "in storage violated after 10 steps" in out
