@@ -32,7 +32,7 @@ import pytest
 
 from labkit.grading import require
 from labkit.search import Space, StatePredicate, View
-from labkit.search.report import expect_no_violation
+from labkit.search.report import expect_graded
 
 from .invariants import ELECTION_SAFETY, LOG_MATCHING, STATE_MACHINE_SAFETY
 
@@ -149,13 +149,7 @@ def run(lab, search: Search, depth: int | None = None) -> None:
     # Under --sandbox the node objects live in the child: the search keeps handles of them
     # (labkit.sandbox.search) and visits the same states, in the same order, with the same
     # verdict; the invariants run here, on what the child sends as data.
-    depth = search.depth if depth is None else depth
-    expect_no_violation(
-        search.build(lab), depth=depth, max_states=search.max_states,
-        max_seconds=search.max_seconds,
-        rerun=f"nox -s search -- lab2 --test {search.name} --depth {depth}",
-        reference=f"(The reference explores {search.reference_states:,} states.) "
-        if search.reference_states else "")
+    expect_graded(search, lab, "lab2", depth)
 
 
 @pytest.mark.points(5)

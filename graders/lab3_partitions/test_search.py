@@ -47,7 +47,7 @@ from labkit import node_names
 from labkit.grading import require
 from labkit.jsoncopy import dumps, loads
 from labkit.search import Space, StatePredicate, View
-from labkit.search.report import expect_no_violation
+from labkit.search.report import expect_graded
 
 from .invariants import ACK_MAJORITY, ACKED_KEPT, READ_MAJORITY
 
@@ -234,13 +234,7 @@ def run(lab, search: Search, depth: int | None = None) -> None:
     # Under --sandbox the node objects live in the child: the search keeps handles of them
     # (labkit.sandbox.search) and visits the same states, in the same order, with the same
     # verdict; the invariants run here, on the storage and the replies (grader-side data).
-    depth = search.depth if depth is None else depth
-    expect_no_violation(
-        search.build(lab), depth=depth, max_states=search.max_states,
-        max_seconds=search.max_seconds,
-        rerun=f"nox -s search -- lab3 --test {search.name} --depth {depth}",
-        reference=f"(The reference explores {search.reference_states:,} states.) "
-        if search.reference_states else "")
+    expect_graded(search, lab, "lab3", depth)
 
 
 @pytest.mark.points(5)

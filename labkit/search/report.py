@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..events import Event
 from ..history import OK, PENDING, Operation
@@ -115,6 +115,21 @@ def replay_path(space: Space, path: list[tuple], bounds: dict) -> Result:
         return Result("ok", len(path), len(path), 0.0, "depth", bounds)
     return Result(hit[0], len(path), len(path), 0.0, "", bounds, tuple(path), hit[1], hit[2],
                   final=fingerprint(world), replayed=True)
+
+
+def expect_graded(search: Any, lab: Any, lab_name: str, depth: int | None = None) -> Result:
+    """A graded search test: ``search`` is a lab's search spec (``name``, ``depth``,
+    ``max_states``, ``max_seconds``, ``reference_states`` and ``build(lab) -> Space``), run on
+    ``lab`` (the code under test) with ``expect_no_violation``; a failure names the
+    ``nox -s search -- <lab_name>`` command that searches it again and what the reference
+    explores."""
+    depth = search.depth if depth is None else depth
+    return expect_no_violation(
+        search.build(lab), depth=depth, max_states=search.max_states,
+        max_seconds=search.max_seconds,
+        rerun=f"nox -s search -- {lab_name} --test {search.name} --depth {depth}",
+        reference=f"(The reference explores {search.reference_states:,} states.) "
+        if search.reference_states else "")
 
 
 def expect_no_violation(space: Space, *, depth: int, max_states: int, max_seconds: float | None,
