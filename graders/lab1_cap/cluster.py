@@ -13,15 +13,12 @@ submission (changing them in your code does not change the grading).
 from __future__ import annotations
 
 import random
-from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 from labkit import NetworkConfig, Operation, PropertyViolation, Simulation, StudentCodeError
-from labkit.faults import RecoverAll
 from labkit.grading import require
 from labkit.history import FAIL, OK, UNKNOWN
 from labkit.grading.kit import run_without_faults_first
-from labkit.grading.scenario import scenario
 
 from .invariants import StrongAcks
 
@@ -127,27 +124,6 @@ class Cluster:
     @property
     def now(self) -> float:
         return self.sim.now
-
-    @contextmanager
-    def faulted(self, schedule: Iterable, heal_at: float = 3.5) -> Iterator[tuple]:
-        """A generated fault schedule, then every fault healed at ``heal_at``, inside a
-        scenario (a failure reports the seed, the schedule and the replay command). Yields
-        the whole schedule."""
-        schedule = tuple(schedule) + (RecoverAll(heal_at),)
-        with scenario(self.sim, seed=self.seed, schedule=schedule):
-            self.sim.apply_schedule(schedule)
-            yield schedule
-
-    def writes_at_random(self, count: int, keys: Sequence[str], strong_share: float,
-                         until: float = 3.0) -> None:
-        """``count`` writes of ``<key><i>`` at random times before ``until``, each to a random
-        node and key, strong with probability ``strong_share``."""
-        for i in range(count):
-            t = round(self.rng.uniform(0.05, until), 3)
-            node, key = self.rng.choice(NODES), self.rng.choice(keys)
-            strong = self.rng.random() < strong_share
-            self.at(t, lambda node=node, key=key, i=i, strong=strong:
-                    self.set(node, key, f"{key}{i}", strong=strong))
 
     def read_replicas(self, keys: Iterable[str],
                       nodes: Sequence[str] = NODES) -> dict[str, dict[str, tuple]]:

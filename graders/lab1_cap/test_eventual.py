@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 
 from labkit import PropertyViolation
+from labkit.faults import RecoverAll
 from labkit.grading.scenario import scenario
 from labkit.strategies import aimed_schedules, grading_settings, seeds
 
@@ -113,8 +114,15 @@ def test_replicas_converge_after_heal(lab):
 def converge_after_heal(lab, schedule, seed):
     c = Cluster(lab, seed)
     keys = ["a", "b", "c"]
-    with c.faulted(schedule) as schedule:
-        c.writes_at_random(30, keys, strong_share=0.2)
+    schedule = tuple(schedule) + (RecoverAll(3.5),)
+    with scenario(c.sim, seed=seed, schedule=schedule):
+        c.sim.apply_schedule(schedule)
+        for i in range(30):
+            t = round(c.rng.uniform(0.05, 3.0), 3)
+            node, key = c.rng.choice(NODES), c.rng.choice(keys)
+            strong = c.rng.random() < 0.2
+            c.at(t, lambda node=node, key=key, i=i, strong=strong:
+                 c.set(node, key, f"{key}{i}", strong=strong))
         c.run_until(3.5 + CONVERGE_WITHIN)
         check_converged(c, keys, schedule=schedule)
         check_reads_return_written_values(c.node_ops())

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 
 from labkit import NetworkConfig, PropertyViolation
+from labkit.faults import RecoverAll
 from labkit.grading.scenario import scenario
 from labkit.strategies import aimed_schedules, grading_settings, seeds
 
@@ -184,8 +185,15 @@ def test_refused_write_never_visible(lab):
 def refused_never_visible(lab, schedule, seed):
     c = Cluster(lab, seed)
     keys = ["a", "b"]
-    with c.faulted(schedule) as schedule:
-        c.writes_at_random(24, keys, strong_share=0.75)
+    schedule = tuple(schedule) + (RecoverAll(3.5),)
+    with scenario(c.sim, seed=seed, schedule=schedule):
+        c.sim.apply_schedule(schedule)
+        for i in range(24):
+            t = round(c.rng.uniform(0.05, 3.0), 3)
+            node, key = c.rng.choice(NODES), c.rng.choice(keys)
+            strong = c.rng.random() < 0.75
+            c.at(t, lambda node=node, key=key, i=i, strong=strong:
+                 c.set(node, key, f"{key}{i}", strong=strong))
         for step in range(1, 50):
             strong = step % 5 == 0
             c.at(step * 0.1, lambda strong=strong: [c.get(n, k, strong=strong)
@@ -241,7 +249,9 @@ def test_acked_strong_write_is_read(lab):
 def acked_strong_write_is_read(lab, schedule, seed):
     c = Cluster(lab, seed)
     keys = ["a", "b"]
-    with c.faulted(schedule) as schedule:
+    schedule = tuple(schedule) + (RecoverAll(3.5),)
+    with scenario(c.sim, seed=seed, schedule=schedule):
+        c.sim.apply_schedule(schedule)
         for i in range(40):
             t = round(c.rng.uniform(0.05, 3.0), 3)
             node, key = c.rng.choice(NODES), c.rng.choice(keys)
