@@ -7,7 +7,10 @@ Opt-in (it grades every lab in full, once per variant: tens of minutes on two co
 
 A row that differs fails the test with every difference listed, so a restructure that changes
 a verdict cannot pass unseen. A grader made stricter on purpose changes rows too: then rewrite
-the table (``python tests/score_table.py --write``) in the same commit and say why.
+the table (``python tests/score_table.py --write``) in the same commit and say why. Note that
+editing the body of a generated (``@given``) test changes the examples it draws, even when the
+new body does the same: Hypothesis derives a derandomized test's seed from its source. Regrade
+that lab's rows after such an edit.
 """
 
 from __future__ import annotations
