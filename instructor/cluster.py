@@ -67,7 +67,11 @@ class LocalPool:
         return len(self.running) < self.jobs
 
     def submit(self, key: Hashable, impl: Path, report_dir: Path, package: str) -> None:
-        job = Job(impl, report_dir, self.limits, root=self.root, labs=[package])
+        # Each running job its own CPU while there are enough (a job's grader and its sandbox
+        # share one: labkit.sandbox.process.share_one_cpu): the lowest slot no job holds.
+        taken = {job.cpu for job in self.running.values()}
+        slot = next(i for i in range(len(taken) + 1) if i not in taken)
+        job = Job(impl, report_dir, self.limits, root=self.root, labs=[package], cpu=slot)
         job.start()
         self.running[key] = job
 

@@ -42,7 +42,8 @@ MAX_REPORT_BYTES = 20 * 1024 * 1024  # the files one lab's grading leaves in its
 
 # The sandbox settings a job takes from the environment of whoever starts it (a cluster job
 # takes them from grade_class's, not the worker's).
-FORWARDED_ENV = ("LABKIT_SANDBOX_USER", "LABKIT_SANDBOX_LANDLOCK", "LABKIT_NO_RECHECK",
+FORWARDED_ENV = ("LABKIT_SANDBOX_USER", "LABKIT_SANDBOX_LANDLOCK", "LABKIT_SANDBOX_NAMESPACES",
+                 "LABKIT_SANDBOX_CPU", "LABKIT_NO_RECHECK",
                  "LABKIT_SANDBOX_ALLOW_ROOT", "LABKIT_SANDBOX_IMPORT_TIMEOUT",
                  "LABKIT_SANDBOX_CPU_S")
 
@@ -90,8 +91,9 @@ class Job:
 
     def __init__(self, impl: Path, report_dir: Path, limits: Limits, *, root: Path = REPO,
                  labs: list[str] | None = None, python: str = sys.executable,
-                 die_with_parent: bool = False):
+                 die_with_parent: bool = False, cpu: int | None = None):
         self.die_with_parent = die_with_parent   # a cluster worker: dies with the worker
+        self.cpu = cpu       # the CPU its grader and sandbox share (process.share_one_cpu)
         self.impl = Path(os.path.abspath(impl))
         self.report_dir = Path(os.path.abspath(report_dir))
         self.limits = limits
@@ -130,6 +132,8 @@ class Job:
         for name in FORWARDED_ENV:
             if name in os.environ:
                 env[name] = os.environ[name]
+        if self.cpu is not None and "LABKIT_SANDBOX_CPU" not in env:
+            env["LABKIT_SANDBOX_CPU"] = str(self.cpu)
         # A private temporary folder (the sandbox's staging copies go there): removed when the
         # job ends, even if the grading process had to be killed.
         self.tmp = Path(tempfile.mkdtemp(prefix="labkit-job-"))

@@ -127,6 +127,27 @@ def terminal():
     return "opened"
 
 
+def surroundings():
+    """What this process can see of the machine: its pid, the processes listed in /proc,
+    the network interfaces, and whether a UDP datagram to another host can leave."""
+    import errno, socket
+    try:
+        listed = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    except OSError as exc:
+        listed = str(exc)
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.sendto(b"x", ("192.0.2.1", 9))
+            udp = "sent"
+        finally:
+            s.close()
+    except OSError as exc:
+        udp = errno.errorcode.get(exc.errno, str(exc))
+    return {"pid": os.getpid(), "listed": listed, "udp": udp,
+            "interfaces": [name for _, name in socket.if_nameindex()]}
+
+
 def session():
     return [os.getsid(0), os.getpgid(0), os.getpid()]
 
@@ -423,7 +444,8 @@ TERMINAL_GRADER = textwrap.dedent("""
     module = sb.module()
     os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))        # the grader has a terminal
     out = {"child": module.terminal(), "session": module.session(), "grader_sid": os.getsid(0),
-           "layers": sb.layers}
+           "layers": sb.layers, "seen_here": [os.getsid(sb.proc.pid), os.getpgid(sb.proc.pid),
+                                              sb.proc.pid]}
     sb.stop()
     os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))        # and keeps it
     print("RESULT " + json.dumps(out), flush=True)
@@ -473,6 +495,12 @@ def test_the_child_cannot_reach_the_graders_terminal(student):
     result = json.loads(lines[-1][len("RESULT "):])
     assert result["child"] == errno.ENXIO, result          # no controlling terminal left
     sid, pgid, pid = result["session"]
+    if "namespaces pid" in " ".join(result["layers"]):
+        # Process 1 of its own PID namespace: the leaders of its group and session (the
+        # keeper, the grader) are outside it, so it sees 0 for both. Seen from the grader,
+        # the keeper (the same group) answers for it.
+        assert (sid, pgid, pid) == (0, 0, 1), result
+        sid, pgid, pid = result["seen_here"]
     assert pgid == pid                                      # a process group of its own
     assert sid == result["grader_sid"], result              # in the grader's session
 
@@ -493,6 +521,38 @@ def test_a_silent_child_times_out_and_is_killed(student):
     assert time.monotonic() - started < 10
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
     sb.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0,
+                    reason="namespaces are for a grader running as root on Linux")
+def test_the_child_sees_no_other_process_and_no_network(student):
+    """As root, the child is process 1 of PID, network, mount, IPC and UTS namespaces of its
+    own (labkit.sandbox.namespaces): its /proc lists itself only, it has no interface but a
+    loopback, and a datagram to another host cannot leave. Landlock is off here, so that the
+    namespaces alone stand in the way. Where the kernel refuses namespaces, the layer is
+    missing and this test says so."""
+    sb = Sandbox(student, "student_pkg", Settings(landlock=False))
+    try:
+        module = sb.module()
+        layers = " ".join(sb.layers)
+        if "namespaces" not in layers:
+            pytest.skip(f"this kernel gives no namespaces ({layers})")
+        assert "namespaces pid, net, mnt, ipc, uts" in layers, layers
+        seen = module.surroundings()
+        assert seen["pid"] == 1 and seen["listed"] == [1], seen
+        assert seen["interfaces"] == ["lo"] and seen["udp"] == "ENETUNREACH", seen
+        assert module.echo(3) == 3
+    finally:
+        sb.stop()
+    with_off = Sandbox(student, "student_pkg", Settings(landlock=False))
+    os.environ["LABKIT_SANDBOX_NAMESPACES"] = "0"
+    try:
+        module = with_off.module()
+        assert "namespaces" not in " ".join(with_off.layers)
+        assert module.surroundings()["pid"] != 1       # the check above can tell
+    finally:
+        del os.environ["LABKIT_SANDBOX_NAMESPACES"]
+        with_off.stop()
 
 
 def test_memory_limit(student):
@@ -830,3 +890,55 @@ def test_a_child_dies_with_a_killed_grader(student):
     if still:
         os.kill(kids[0], 9)
     assert not still, f"the child outlived its grader ({line.strip()})"
+
+
+PIN = textwrap.dedent("""
+    import json, os
+    from labkit.sandbox.process import share_one_cpu
+    os.sched_setaffinity(0, range(os.cpu_count()))      # (a pinned test worker started us)
+    allowed = sorted(os.sched_getaffinity(0))
+    cpu = share_one_cpu()
+    print("RESULT " + json.dumps([allowed, cpu, sorted(os.sched_getaffinity(0)),
+                                  share_one_cpu()]))
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2,
+                    reason="pinning needs Linux and two CPUs")
+@pytest.mark.parametrize("setting", ["1", "none", ""])
+def test_the_grader_and_its_children_share_one_cpu(setting):
+    """``share_one_cpu`` puts the grading process (and so the children it starts) on the CPU
+    ``LABKIT_SANDBOX_CPU`` names (modulo the CPUs it may use), on none for ``none``, else on
+    the one it is on; once per process."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_XDIST_WORKER",)}
+    env.update({"PYTHONPATH": str(REPO), "LABKIT_SANDBOX_CPU": setting})
+    out = subprocess.run([sys.executable, "-c", PIN], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert "RESULT " in out.stdout, out.stderr[-2000:]
+    allowed, cpu, affinity, again = json.loads(out.stdout.split("RESULT ", 1)[1])
+    if len(allowed) < 2:
+        pytest.skip(f"only CPUs {allowed} may be used here")
+    assert again == cpu
+    if setting == "none":
+        assert cpu is None and affinity == allowed
+    else:
+        assert affinity == [cpu] and cpu in allowed
+        if setting == "1":
+            assert cpu == allowed[1]
+
+
+def test_class_jobs_running_together_get_different_cpus(monkeypatch, tmp_path):
+    """``grade_class``'s local pool gives each running job the lowest CPU slot no running job
+    holds (passed on as ``LABKIT_SANDBOX_CPU``), and a finished job's slot to the next."""
+    from instructor import cluster
+    from instructor.jobs import Job, Limits
+
+    monkeypatch.setattr(Job, "start", lambda self: None)
+    monkeypatch.setattr(Job, "done", lambda self: self.impl.name == "a")
+    pool = cluster.LocalPool(3, Limits(), REPO)
+    for name in ("a", "b", "c"):
+        pool.submit(name, tmp_path / name, tmp_path / f"r{name}", "lab0_resilience")
+    assert [job.cpu for job in pool.running.values()] == [0, 1, 2]
+    assert [key for key, _ in pool.finished(wait=0)] == ["a"]
+    pool.submit("d", tmp_path / "d", tmp_path / "rd", "lab0_resilience")
+    assert pool.running["d"].cpu == 0

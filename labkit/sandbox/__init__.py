@@ -17,12 +17,14 @@ missing report is a zero with the reason (``instructor``). The child runs in its
 group (without the grader's terminal: ``confine.drop_terminal``) with limits on memory, CPU,
 files and processes, as a uid of its own when the grader is root (``confine.expose`` makes a
 Python under ``/root`` readable to it; if it still cannot drop root it refuses, unless
-``LABKIT_SANDBOX_ALLOW_ROOT=1``), and behind Landlock when the kernel has it (``confine``): it
+``LABKIT_SANDBOX_ALLOW_ROOT=1``), as process 1 of PID, network, mount, IPC and UTS namespaces
+of its own when the grader is root (``namespaces``), and behind Landlock when the kernel has it (``confine``): it
 can read Python and its staging copy of the submission, write only its scratch folder, start no
 process and signal nobody.
 
 Files: ``protocol`` (frames and values), ``child`` (the host), ``confine`` (the child's limits),
-``process`` (one child per lab package: start, restart, kill), ``remote`` (the proxies),
+``process`` (one child per lab package: start, restart, kill), ``namespaces`` (the keeper
+that starts it in namespaces of its own), ``remote`` (the proxies),
 ``tracebacks`` (student file and line in the grader's tracebacks), ``procs`` (killing every
 process a child left), ``pytest_hook`` (the ``--sandbox`` switch), ``bench`` (the cost).
 """

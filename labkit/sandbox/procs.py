@@ -100,7 +100,11 @@ def stragglers(root: int, pgid: int, marker: str, uid: int | None = None) -> lis
 
 def kill_tree(root: int, pgid: int, marker: str, rounds: int = 50,
               uid: int | None = None) -> int:
-    """SIGKILL everything ``stragglers`` finds until nothing is left; returns how many."""
+    """SIGKILL everything ``stragglers`` finds until nothing is left; returns how many.
+
+    Those found before the first kill are collected too: one that the group kill ends (the
+    child behind the keeper of ``labkit.sandbox.namespaces``) comes back to us as a zombie."""
+    first = set(stragglers(root, pgid, marker, uid)) - {root}
     killed: set[int] = set()
     for _ in range(rounds):
         try:
@@ -118,7 +122,7 @@ def kill_tree(root: int, pgid: int, marker: str, rounds: int = 50,
                 pass
         reap(killed - {root})
         time.sleep(0.01)
-    reap(killed - {root})
+    reap((killed | first) - {root})
     return len(killed)
 
 
