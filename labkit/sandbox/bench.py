@@ -87,6 +87,9 @@ def _lab_workloads() -> list[tuple[str, str, object]]:
 
 
 def bench() -> dict[str, float]:
+    from .process import share_one_cpu
+
+    share_one_cpu()              # as a --sandbox grading run does (pytest_hook.enable)
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="labkit-sandbox-bench-") as tmp:
         pkg = Path(tmp) / "sandbox_bench"

@@ -188,7 +188,8 @@ def share_one_cpu() -> int | None:
     per round trip on the 2-CPU machine this was measured on). Which CPU:
     ``LABKIT_SANDBOX_CPU`` (``grade_class`` gives each of its parallel jobs its own; ``none``:
     do not pin), else the pytest-xdist worker's number, else the one this process is on now.
-    Once per process; never fails grading."""
+    Once per process; never fails grading. Called by ``--sandbox`` grading runs only (a
+    process that starts other programs, live clusters, would pin them too)."""
     if _pinned:
         return _pinned[0]
     _pinned.append(None)
@@ -278,7 +279,6 @@ class Sandbox:
 
     def _spawn(self) -> dict:
         self.stop()
-        share_one_cpu()
         self.gen += 1
         self.last_read = {}
         self.token = secrets.token_hex(12)

@@ -6,7 +6,8 @@
   with that reason even if the grader's code caught the exception: a crash is never a pass;
   and the rest of that test gets no new child (every further call fails at once), so that a
   Hypothesis test whose every example crashes or hangs costs one crash, not one per example;
-* every child is killed at the end of the session, before the reports are written.
+* every child is killed at the end of the session, before the reports are written;
+* the grading process runs on one CPU, with its children (``process.share_one_cpu``).
 """
 
 from __future__ import annotations
@@ -53,5 +54,6 @@ def enable(config: pytest.Config, impl: Path | None = None) -> None:
     if str(impl) in sys.path:                      # put there by hand: take it out again
         sys.path[:] = [p for p in sys.path if p != str(impl)]
     process.TEST_SCOPED = True
+    process.share_one_cpu()     # this grading process and its children: one CPU
     if not config.pluginmanager.has_plugin("labkit-sandbox"):
         config.pluginmanager.register(SandboxPlugin(), "labkit-sandbox")
