@@ -43,7 +43,7 @@ MAX_REPORT_BYTES = 20 * 1024 * 1024  # the files one lab's grading leaves in its
 # The sandbox settings a job takes from the environment of whoever starts it (a cluster job
 # takes them from grade_class's, not the worker's).
 FORWARDED_ENV = ("LABKIT_SANDBOX_USER", "LABKIT_SANDBOX_LANDLOCK", "LABKIT_SANDBOX_NAMESPACES",
-                 "LABKIT_SANDBOX_CPU", "LABKIT_NO_RECHECK",
+                 "LABKIT_SANDBOX_SECCOMP", "LABKIT_SANDBOX_CPU", "LABKIT_NO_RECHECK",
                  "LABKIT_SANDBOX_ALLOW_ROOT", "LABKIT_SANDBOX_IMPORT_TIMEOUT",
                  "LABKIT_SANDBOX_CPU_S")
 

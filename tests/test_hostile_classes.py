@@ -174,9 +174,10 @@ def test_every_attack_scores_what_the_starter_scores_beside_a_full_marks_referen
     leaked = [line for line in secret_lines if line in text]
     assert not leaked, leaked[:5]
     assert token not in text and "LABKIT_JOB_TOKEN" not in text
-    # Nothing reached another process.
-    reached = (reports / "hostile-reach_other_jobs" / "score.json").read_text()
-    assert "REACHED" not in reached
+    # Nothing reached another process, or the network.
+    for name in ("reach_other_jobs", "reach_network"):
+        reached = (reports / f"hostile-{name}" / "score.json").read_text()
+        assert "REACHED" not in reached, name
     # Output floods stay small.
     size = sum(p.stat().st_size for p in (reports / "hostile-huge_output").rglob("*")
                if p.is_file())

@@ -148,6 +148,27 @@ def surroundings():
             "interfaces": [name for _, name in socket.if_nameindex()]}
 
 
+def forbidden():
+    """What becomes of calls a sandboxed child must not make: ptrace (on itself), a TCP
+    socket, prlimit naming a process, and a UNIX socket pair (allowed)."""
+    import ctypes, errno, resource, socket
+    libc = ctypes.CDLL(None, use_errno=True)
+    out = {}
+    out["ptrace"] = "ok" if libc.syscall(101, 0, 0, 0, 0) == 0 else \
+        errno.errorcode.get(ctypes.get_errno(), "?")              # PTRACE_TRACEME (x86-64)
+    for name, fn in (("tcp", lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM)),
+                     ("prlimit", lambda: resource.prlimit(os.getpid(), resource.RLIMIT_CORE)),
+                     ("unix", lambda: socket.socketpair()[0])):
+        try:
+            made = fn()
+            if hasattr(made, "close"):
+                made.close()
+            out[name] = "ok"
+        except OSError as exc:
+            out[name] = errno.errorcode.get(exc.errno, str(exc))
+    return out
+
+
 def session():
     return [os.getsid(0), os.getpgid(0), os.getpid()]
 
@@ -528,10 +549,10 @@ def test_a_silent_child_times_out_and_is_killed(student):
 def test_the_child_sees_no_other_process_and_no_network(student):
     """As root, the child is process 1 of PID, network, mount, IPC and UTS namespaces of its
     own (labkit.sandbox.namespaces): its /proc lists itself only, it has no interface but a
-    loopback, and a datagram to another host cannot leave. Landlock is off here, so that the
-    namespaces alone stand in the way. Where the kernel refuses namespaces, the layer is
-    missing and this test says so."""
-    sb = Sandbox(student, "student_pkg", Settings(landlock=False))
+    loopback, and a datagram to another host cannot leave. Landlock and seccomp are off here,
+    so that the namespaces alone stand in the way. Where the kernel refuses namespaces, the
+    layer is missing and this test says so."""
+    sb = Sandbox(student, "student_pkg", Settings(landlock=False, seccomp=False))
     try:
         module = sb.module()
         layers = " ".join(sb.layers)
@@ -544,7 +565,7 @@ def test_the_child_sees_no_other_process_and_no_network(student):
         assert module.echo(3) == 3
     finally:
         sb.stop()
-    with_off = Sandbox(student, "student_pkg", Settings(landlock=False))
+    with_off = Sandbox(student, "student_pkg", Settings(landlock=False, seccomp=False))
     os.environ["LABKIT_SANDBOX_NAMESPACES"] = "0"
     try:
         module = with_off.module()
@@ -553,6 +574,33 @@ def test_the_child_sees_no_other_process_and_no_network(student):
     finally:
         del os.environ["LABKIT_SANDBOX_NAMESPACES"]
         with_off.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
+                    reason="the test's ptrace call number is x86-64's")
+def test_a_seccomp_filter_refuses_tracing_network_sockets_and_other_processes(student,
+                                                                                 monkeypatch):
+    """The child's seccomp filter (libseccomp through pyseccomp) refuses with EPERM: ptrace,
+    sockets other than UNIX ones, prlimit naming a process (even its own pid: only 0 passes).
+    Without the filter (``LABKIT_SANDBOX_SECCOMP=0``), each of them works, so the test can
+    tell. Landlock is off here."""
+    sb = Sandbox(student, "student_pkg", Settings(landlock=False))
+    try:
+        module = sb.module()
+        if "seccomp" not in " ".join(sb.layers):
+            pytest.skip(f"no libseccomp here ({sb.layers})")
+        assert module.forbidden() == {"ptrace": "EPERM", "tcp": "EPERM", "prlimit": "EPERM",
+                                      "unix": "ok"}
+    finally:
+        sb.stop()
+    monkeypatch.setenv("LABKIT_SANDBOX_SECCOMP", "0")
+    sb = Sandbox(student, "student_pkg", Settings(landlock=False))
+    try:
+        module = sb.module()
+        assert "seccomp" not in " ".join(sb.layers)
+        assert module.forbidden() == {"ptrace": "ok", "tcp": "ok", "prlimit": "ok", "unix": "ok"}
+    finally:
+        sb.stop()
 
 
 def test_memory_limit(student):
@@ -837,6 +885,14 @@ def test_these_attacks_do_work_in_process(name, tmp_path):
     proc, reports = grade_hostile(name, tmp_path, sandbox=False)
     report = json.loads((reports / "score.json").read_text())
     assert report["score"] > 0, proc.stdout[-2000:]
+
+
+@pytest.mark.timeout(600)
+def test_the_network_attack_does_reach_the_network_in_process(tmp_path):
+    """tests/hostile/reach_network.py can tell: in-process, its report says it reached the
+    network (sandboxed, the batch test of test_hostile_classes finds no such line)."""
+    proc, reports = grade_hostile("reach_network", tmp_path, sandbox=False)
+    assert "REACHED the network" in (reports / "score.json").read_text(), proc.stdout[-2000:]
 
 
 ORPHAN_GRADER = textwrap.dedent("""

@@ -691,6 +691,10 @@ def main() -> None:
         why = layers[-1] if config.get("user") else "no user to become was given"
         Channel(proto_in, proto_out, serve=lambda f: {}).send({"layers": layers, "refused": why})
         os._exit(0)
+    if config.get("seccomp", True):     # before the process limit: loading libseccomp runs
+        applied = confine.seccomp_filter()   # ldconfig (ctypes.util.find_library)
+        if applied:
+            layers.append(applied)
     if confine.forbid_processes():
         layers.append("no new processes")
     if config.get("landlock", True):

@@ -8,6 +8,8 @@ list in ``--sandbox`` runs; a missing layer weakens the sandbox but never breaks
 * ``pdeathsig``: the kernel kills the child when the grader dies.
 * ``user``: when the grader runs as root (Gradescope does), the child becomes ``nobody``: it
   cannot signal or trace the grader, and the process limit applies.
+* ``seccomp``: a filter (libseccomp) that refuses tracing, ``prlimit`` on other processes,
+  network sockets, mounts, namespaces and kernel facilities student code has no use for.
 * ``landlock``: the kernel's unprivileged file-system sandbox: the child may read the Python
   installation, system libraries and its own staging folder (a copy of the submission and of
   labkit), write only its scratch folder, execute nothing, open no TCP connection, and signal no
@@ -321,3 +323,57 @@ def python_trees() -> list[str]:
 
 SYSTEM_TREES = ["/usr", "/lib", "/lib64", "/etc", "/dev/null", "/dev/urandom", "/dev/zero",
                 "/proc/self"]
+
+
+# ----- seccomp -----------------------------------------------------------------------------------
+
+# System calls a student's code has no business making, refused with EPERM (a student's
+# exception, not a dead child): tracing or reading other processes, changing mounts or
+# namespaces (getting out of the ones labkit.sandbox.namespaces gave it), kernel facilities that
+# have held sandbox escapes (bpf, io_uring, userfaultfd, perf events, keyrings, file handles),
+# and the machine's own (modules, reboot, swap, the kernel log).
+DENIED_CALLS = (
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "fsopen", "fsmount",
+    "fspick", "move_mount", "open_tree", "mount_setattr",
+    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
+    "io_uring_register", "keyctl", "add_key", "request_key", "open_by_handle_at",
+    "name_to_handle_at", "fanotify_init",
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot",
+    "swapon", "swapoff", "syslog", "acct", "quotactl",
+)
+_AF_UNIX = 1
+
+
+def seccomp_filter() -> str:
+    """Refuse ``DENIED_CALLS``, ``prlimit`` on any other process, and sockets of any family
+    but UNIX (no network even where there is no network namespace), through libseccomp
+    (its own Python binding, ``seccomp``, or ``pyseccomp``, which has the same API). Returns
+    what was applied, or "" where neither binding nor libseccomp is there."""
+    if not sys.platform.startswith("linux"):
+        return ""
+    import ctypes.util
+
+    find = ctypes.util.find_library      # pyseccomp looks its libraries up with it, which runs
+    sonames = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}   # ldconfig: the dynamic
+    ctypes.util.find_library = lambda name: sonames.get(name) or find(name)   # loader knows
+    try:
+        try:
+            import seccomp                                  # libseccomp's own, if installed
+        except ImportError:
+            import pyseccomp as seccomp
+        refused = seccomp.ERRNO(1)                          # EPERM
+        rules = seccomp.SyscallFilter(seccomp.ALLOW)
+        for name in DENIED_CALLS:
+            try:
+                rules.add_rule(refused, name)
+            except (OSError, ValueError, RuntimeError):     # unknown on this architecture
+                pass
+        rules.add_rule(refused, "prlimit64", seccomp.Arg(0, seccomp.NE, 0))
+        rules.add_rule(refused, "socket", seccomp.Arg(0, seccomp.NE, _AF_UNIX))
+        rules.load()
+    except Exception:  # noqa: BLE001 - no libseccomp, an old kernel: this layer is missing
+        return ""
+    finally:
+        ctypes.util.find_library = find
+    return "seccomp (no tracing, mounts, namespaces, bpf, io_uring, keys, network sockets)"

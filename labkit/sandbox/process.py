@@ -71,6 +71,8 @@ class Settings:
         default_factory=lambda: os.environ.get("LABKIT_SANDBOX_ALLOW_ROOT", "") == "1")
     landlock: bool = field(
         default_factory=lambda: os.environ.get("LABKIT_SANDBOX_LANDLOCK", "1") != "0")
+    seccomp: bool = field(
+        default_factory=lambda: os.environ.get("LABKIT_SANDBOX_SECCOMP", "1") != "0")
     max_copy_mb: int = 50
 
 
@@ -289,6 +291,7 @@ class Sandbox:
                   "impl": str(st.impl), "scratch": str(self.scratch),
                   "memory_mb": self.settings.memory_mb, "cpu_s": self.settings.cpu_s,
                   "user": self.user, "landlock": self.settings.landlock,
+                  "seccomp": self.settings.seccomp,
                   "allow_root": self.settings.allow_root}
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(st.lib), "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONNOUSERSITE": "1", "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
