@@ -414,9 +414,9 @@ class Server:
         self.package = package
         self.contexts: dict[int, Context] = {}
         self.nodes: dict[int, tuple[Node, StubRuntime]] = {}
-        # The text of the last result of each prefetched call, by node ref and call
-        # (``prefetch_text``): the grader holds that result.
-        self.sent: dict[Any, dict[str, str]] = {}
+        # The last result of each prefetched call, by node ref and call (``prefetch_text``):
+        # its text (the grader holds that result) and the ``touched``/``world`` stamp then.
+        self.sent: dict[Any, dict[str, tuple[str, tuple[int, int]]]] = {}
         self.watched: dict[int, list] = {}       # the calls to prefetch after each node's event
         self.touched: dict[int, int] = {}        # events each node has handled
         self.world = 0                           # requests other than node events
@@ -691,8 +691,8 @@ def main() -> None:
         why = layers[-1] if config.get("user") else "no user to become was given"
         Channel(proto_in, proto_out, serve=lambda f: {}).send({"layers": layers, "refused": why})
         os._exit(0)
-    if config.get("seccomp", True):     # before the process limit: loading libseccomp runs
-        applied = confine.seccomp_filter()   # ldconfig (ctypes.util.find_library)
+    if config.get("seccomp", True):
+        applied = confine.seccomp_filter()
         if applied:
             layers.append(applied)
     if confine.forbid_processes():

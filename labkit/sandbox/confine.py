@@ -354,9 +354,11 @@ def seccomp_filter() -> str:
         return ""
     import ctypes.util
 
-    find = ctypes.util.find_library      # pyseccomp looks its libraries up with it, which runs
-    sonames = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}   # ldconfig: the dynamic
-    ctypes.util.find_library = lambda name: sonames.get(name) or find(name)   # loader knows
+    # pyseccomp looks its libraries up with find_library, which starts ldconfig (slow, and a
+    # process the child may soon not start): the dynamic loader knows these names itself.
+    find = ctypes.util.find_library
+    sonames = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
+    ctypes.util.find_library = lambda name: sonames.get(name) or find(name)
     try:
         try:
             import seccomp                                  # libseccomp's own, if installed

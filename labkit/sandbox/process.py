@@ -244,8 +244,9 @@ class Sandbox:
         self.modules: dict[str, RemoteModule] = {}
         self._freectx: list[int] = []
         self.epoch = 0                   # requests sent so far (prefetched values need it still)
-        # Results of calls the child made right after the last node event (``event``), by
-        # (node ref, call key): each used once, and only while ``epoch == prefetched_at``.
+        # Results of calls the child made right after the last node event (``event``), and
+        # of calls that missed since (``read``), by (node ref, call key): valid while
+        # ``epoch == prefetched_at`` (nothing else was sent); ``(value,)`` once decoded.
         self.prefetched: dict[tuple, Any] = {}
         self.prefetched_at = -1
         # The last result each prefetched call gave, by node ref and call key (what the
@@ -458,8 +459,8 @@ class Sandbox:
         reply = self._request(frame)
         if node is not None and "ok" in reply:
             self._decoded(codec.bind, node, reply["ok"])
-        self._apply(reply.get("act"))
         self._acted = bool(reply.get("act"))
+        self._apply(reply.get("act"))
         if "err" in reply:
             raise self._decoded(self._decode_error, reply["err"])
         if node is not None:
