@@ -603,6 +603,18 @@ def test_a_seccomp_filter_refuses_tracing_network_sockets_and_other_processes(st
         sb.stop()
 
 
+@pytest.mark.timeout(120)
+def test_a_child_that_uses_up_its_cpu_time_is_told_so(student):
+    """A child in an endless loop with a CPU limit of 1 s ends, and the failure says it used
+    up its CPU time (inside a PID namespace too, where process 1 ignores SIGXCPU and dies of
+    the hard limit's SIGKILL: the keeper reports that as SIGXCPU)."""
+    sb = Sandbox(student, "student_pkg", Settings(cpu_s=1, call_timeout=60.0))
+    module = sb.module()
+    with pytest.raises(SandboxCrash, match="CPU time limit of 1 s"):
+        module.leave("loop")
+    sb.stop()
+
+
 def test_memory_limit(student):
     sb = Sandbox(student, "student_pkg", Settings(memory_mb=300))
     module = sb.module()

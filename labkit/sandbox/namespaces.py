@@ -10,8 +10,10 @@ runs in the process ``subprocess.Popen`` forks for it, just before that process 
    is process 1 of the new PID namespace: it makes every mount private (nothing it mounts
    reaches the host), mounts a ``/proc`` of its own namespace, and executes the sandboxed
    child. The keeper closes every descriptor, waits, and ends as the child ended: the same
-   exit code, or killed by the same signal, so the grader's messages ("killed by SIGXCPU")
-   stay true. It dies with the grader; the child dies with the keeper.
+   exit code, or killed by the same signal, so the grader's messages stay true (process 1
+   ignores the SIGXCPU of its CPU limit and dies of the SIGKILL after it: that death, after
+   the CPU time was used up, is passed on as SIGXCPU). It dies with the grader; the child
+   dies with the keeper.
 
 What that gives the child (``layers`` says which it got): it sees no other process (``/proc``
 lists its own namespace only) and can signal or trace none; it has no network at all (a
@@ -43,7 +45,7 @@ except OSError:  # pragma: no cover - a Linux without a C library to load
 KEEPER = r"""
 import ctypes, os, resource, signal, sys
 libc = ctypes.CDLL(None, use_errno=True)
-grader, argv = int(sys.argv[1]), sys.argv[2:]
+grader, cpu_s, argv = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
 if os.getppid() != grader:
     os._exit(70)                                  # the grader died before we could follow it
 try:      # (a PID namespace that nobody has entered yet has no name to read: ENOENT)
@@ -60,15 +62,16 @@ if pid == 0:                                      # process 1 of the new PID nam
     os.execv(argv[0], argv)
 os.closerange(0, 4096)
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-while True:
-    try:
-        _, status = os.waitpid(pid, 0)
-        break
-    except InterruptedError:
-        pass
+_, status, usage = os.wait4(pid, 0)
 if os.WIFSIGNALED(status):
     sig = os.WTERMSIG(status)
-    signal.signal(sig, signal.SIG_DFL)
+    # Process 1 ignores the SIGXCPU of its soft CPU limit; the hard limit's SIGKILL ends it.
+    if sig == signal.SIGKILL and usage.ru_utime + usage.ru_stime >= cpu_s:
+        sig = signal.SIGXCPU
+    try:
+        signal.signal(sig, signal.SIG_DFL)        # (SIGKILL and SIGSTOP have no handler)
+    except (OSError, ValueError):
+        pass
     os.kill(os.getpid(), sig)
 os._exit(os.waitstatus_to_exitcode(status) & 255)
 """
@@ -81,9 +84,11 @@ def wanted() -> bool:
             and os.environ.get("LABKIT_SANDBOX_NAMESPACES", "1") != "0")
 
 
-def command(child_argv: list[str]) -> list[str]:
-    """The command that starts ``child_argv`` behind the keeper (run with ``prepare``)."""
-    return [sys.executable, "-I", "-S", "-c", KEEPER, str(os.getpid()), *child_argv]
+def command(child_argv: list[str], cpu_s: float) -> list[str]:
+    """The command that starts ``child_argv`` behind the keeper (run with ``prepare``);
+    ``cpu_s``: the child's CPU time limit (a child killed after using it up is reported as
+    killed by SIGXCPU, as it would be outside a PID namespace)."""
+    return [sys.executable, "-I", "-S", "-c", KEEPER, str(os.getpid()), str(cpu_s), *child_argv]
 
 
 def prepare() -> None:

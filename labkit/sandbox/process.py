@@ -315,7 +315,7 @@ class Sandbox:
         argv = [sys.executable, "-s", "-m", "labkit.sandbox.child"]
         if namespaces.wanted():     # PID, network, mount, IPC, UTS namespaces of its own
             config["ns"] = namespaces.ids()
-            argv = namespaces.command(argv)
+            argv = namespaces.command(argv, self.settings.cpu_s)
             session["preexec_fn"] = namespaces.prepare
         self.proc = subprocess.Popen(
             [*argv, json.dumps(config)],
