@@ -26,7 +26,7 @@ import traceback
 import types
 from typing import Any
 
-from . import confine, namespaces
+from . import confine, delta, namespaces
 from .protocol import TAG, Channel, Codec, ProtocolError, _dumps, class_tag
 
 # The node contract (imported before confinement, so these are labkit's own modules).
@@ -415,7 +415,8 @@ class Server:
         self.contexts: dict[int, Context] = {}
         self.nodes: dict[int, tuple[Node, StubRuntime]] = {}
         # The last result of each prefetched call, by node ref and call (``prefetch_text``):
-        # its text (the grader holds that result) and the ``touched``/``world`` stamp then.
+        # a JSON copy of it (the grader holds that result) and the ``touched``/``world``
+        # stamp then.
         self.sent: dict[Any, dict[str, tuple[str, tuple[int, int]]]] = {}
         self.watched: dict[int, list] = {}       # the calls to prefetch after each node's event
         self.touched: dict[int, int] = {}        # events each node has handled
@@ -520,41 +521,50 @@ class Server:
         the hosted node ``ref``. ``[value]`` (``[value, 1]``: plain JSON), or None if it
         raised, cannot travel or names no hosted node."""
         try:
-            if len(call) > 2:
-                node = self.nodes[call[2]][0]
-            payload, plain = self.codec.encode_fast(getattr(node, call[0])(*call[1]))
-            return [payload, 1] if plain else [payload]
+            return self._encoded(getattr(self._target(node, call), call[0])(*call[1]))
         except BaseException:  # noqa: BLE001 - the grader's own call will meet the error
             return None
 
+    def _target(self, node: Node, call: list) -> Node:
+        return self.nodes[call[2]][0] if len(call) > 2 else node
+
+    def _encoded(self, value: Any) -> list:
+        payload, plain = self.codec.encode_fast(value)
+        return [payload, 1] if plain else [payload]
+
     def prefetch_text(self, node: Node, call: list) -> list | None:
-        """``prefetch`` for the grader's live nodes (``Sandbox.event``): a result that is plain
-        JSON travels as its text (``[text, 3]``), or as ``[0, 2]`` when it is the one the same
-        call gave last time (the grader holds it already). A node that has had no request of
-        its own since then (no event, and nothing but events sent at all: ``touched``,
-        ``world``) is not asked again: nodes share nothing, so its answer is the same."""
+        """``prefetch`` for the grader's live nodes (``Sandbox.event``), sending as little as
+        it can. The grader keeps the last plain-JSON result of each call, and so does the
+        child (a JSON copy, in ``sent``), so the new result travels as:
+
+        * ``[0, 2]``: the same as last time. A node that has had no request of its own since
+          (no event, and nothing but events sent at all: ``touched``, ``world``) is not even
+          asked again: nodes share nothing, so its answer is the same;
+        * ``[delta, 4]``: what changed since (``labkit.sandbox.delta``: a log that grew by an
+          entry sends that entry);
+        * ``[text, 3]``: the whole result, plain JSON, as its text;
+        * otherwise as ``prefetch`` sends it (and the grader keeps nothing)."""
         try:
             ref = call[2] if len(call) > 2 else None
-            target = self.nodes[ref][0] if ref is not None else node
             sent = self.sent.setdefault(ref, {})
             key = _dumps(call[:2])
             stamp = (self.touched.get(ref, 0), self.world)
             last = sent.get(key)
             if last is not None and last[1] == stamp:
                 return [0, 2]
-            value = getattr(target, call[0])(*call[1])
+            value = getattr(self._target(node, call), call[0])(*call[1])
+            if last is not None:
+                found = delta.diff(last[0], value)
+                if found is not None:
+                    sent[key] = (found[1], stamp)
+                    return [found[0], 4] if found[0] else [0, 2]
             if type(value) in (dict, list):
-                text = _dumps(value)
-                if '"__lk__"' not in text:
-                    if last is not None and last[0] == text:
-                        sent[key] = (text, stamp)
-                        return [0, 2]
-                    if json.loads(text) == value:
-                        sent[key] = (text, stamp)
-                        return [text, 3]
+                fresh = delta.copy_of(value)
+                if fresh is not None:
+                    sent[key] = (fresh[0], stamp)
+                    return [fresh[1], 3]
             sent.pop(key, None)
-            payload, plain = self.codec.encode_fast(value)
-            return [payload, 1] if plain else [payload]
+            return self._encoded(value)
         except BaseException:  # noqa: BLE001 - the grader's own call will meet the error
             return None
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import GraderBug, SubmissionError
 from ..grading.labs import REPO
-from . import namespaces, procs
+from . import delta, namespaces, procs
 from .protocol import TAG, Channel, ChannelClosed, ChannelTimeout, ProtocolError
 from .remote import (MAX_TEXT, SPECIAL_NAMES, ParentCodec, RemoteMeta, RemoteModule,
                      RemoteNode, RemoteNodeMeta, RemoteObject, SandboxCrash, _method,
@@ -251,7 +251,7 @@ class Sandbox:
         self.prefetched_at = -1
         # The last result each prefetched call gave, by node ref and call key (what the
         # child's "the same as last time" stands for, see ``event``).
-        self.last_read: dict[int, dict[str, Any]] = {}
+        self.last_read: dict[int, dict[tuple, Any]] = {}
         self._acted = False              # the last ``call`` applied actions
         self.after: list | None = None   # the calls made since the last event (RemoteNode)
         self.poison = ""                 # why this test cannot use the sandbox any more
@@ -495,6 +495,11 @@ class Sandbox:
                     known = last.get(key[0], {}).get(key[1])
                     if known is not None:
                         prefetched[key] = known
+                elif len(value) == 2 and value[1] == 4:      # what changed since then
+                    known = last.get(key[0], {}).get(key[1])
+                    if known is not None:
+                        new = (self._decoded(delta.patch, known[0], value[0]),)
+                        last[key[0]][key[1]] = prefetched[key] = new
                 else:
                     prefetched[key] = value
             self.prefetched, self.prefetched_at = prefetched, self.epoch

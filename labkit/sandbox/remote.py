@@ -464,11 +464,20 @@ def _watch(recent: tuple) -> list:
     return out[:MAX_WATCH]
 
 
-def _watch_key(name: str, args: tuple, kwargs: dict) -> str | None:
-    """A key for a call whose arguments are plain JSON scalars (what accessors take)."""
-    if kwargs or not all(type(a) in (str, int, float, bool, type(None)) for a in args):
+_KEY_TYPES = frozenset((str, int, float, bool, type(None)))
+
+
+def _watch_key(name: str, args: tuple, kwargs: dict) -> tuple | None:
+    """A key for a call whose arguments are plain JSON scalars (what accessors take): its
+    name, its arguments and their types (``1``, ``1.0`` and ``True`` are equal otherwise)."""
+    if kwargs:
         return None
-    return json.dumps([name, list(args)])
+    if not args:
+        return (name,)
+    types = tuple(map(type, args))
+    if not _KEY_TYPES.issuperset(types):
+        return None
+    return (name, args, types)
 
 
 def student_frames(frames: Any, staging: Any) -> list[tuple[str, int, str]]:
