@@ -418,7 +418,7 @@ class Server:
         # a JSON copy of it (the grader holds that result) and the ``touched``/``world``
         # stamp then.
         self.sent: dict[Any, dict[str, tuple[str, tuple[int, int]]]] = {}
-        self.watched: dict[int, list] = {}       # the calls to prefetch after each node's event
+        self.watched: dict[int, list] = {}       # (call, key) to prefetch after each node's event
         self.touched: dict[int, int] = {}        # events each node has handled
         self.world = 0                           # requests other than node events
 
@@ -487,10 +487,11 @@ class Server:
             self.clone_node(frame["clone"], nid)
         node, rt = self.nodes[nid]
         watch = frame.get("watch")      # (taken before the handler runs, even if it raises)
+        live = frame.get("wt")          # the grader's live nodes: ``[(call, its key), ...]``
         if watch == 1:                             # the same calls as after its last event
             watch = self.watched.get(nid)
-        elif watch and frame.get("wt"):
-            self.watched[nid] = watch
+        elif watch and live:
+            watch = self.watched[nid] = [(call, _dumps(call[:2])) for call in watch]
         rt.now = frame["now"]
         if "sync" in frame:
             node.storage.load(frame["sync"])
@@ -509,8 +510,8 @@ class Server:
             raise ProtocolError(f"unknown event kind {kind!r}")
         text = node_text(node) if frame.get("fp") else None   # a search's fingerprint
         if watch:
-            if frame.get("wt"):
-                PREFETCHED[:] = [self.prefetch_text(node, call) for call in watch]
+            if live:
+                PREFETCHED[:] = [self.prefetch_text(node, call, key) for call, key in watch]
             else:
                 PREFETCHED[:] = [self.prefetch(node, call) for call in watch]
         return text
@@ -532,7 +533,7 @@ class Server:
         payload, plain = self.codec.encode_fast(value)
         return [payload, 1] if plain else [payload]
 
-    def prefetch_text(self, node: Node, call: list) -> list | None:
+    def prefetch_text(self, node: Node, call: list, key: str) -> list | None:
         """``prefetch`` for the grader's live nodes (``Sandbox.event``), sending as little as
         it can. The grader keeps the last plain-JSON result of each call, and so does the
         child (a JSON copy, in ``sent``), so the new result travels as:
@@ -543,11 +544,12 @@ class Server:
         * ``[delta, 4]``: what changed since (``labkit.sandbox.delta``: a log that grew by an
           entry sends that entry);
         * ``[text, 3]``: the whole result, plain JSON, as its text;
-        * otherwise as ``prefetch`` sends it (and the grader keeps nothing)."""
+        * otherwise as ``prefetch`` sends it (and the grader keeps nothing).
+
+        ``key`` names the call (its name and arguments) among the node's."""
         try:
             ref = call[2] if len(call) > 2 else None
             sent = self.sent.setdefault(ref, {})
-            key = _dumps(call[:2])
             stamp = (self.touched.get(ref, 0), self.world)
             last = sent.get(key)
             if last is not None and last[1] == stamp:

@@ -12,9 +12,10 @@ what changed (``diff``); the grader builds the new result from the one it holds 
 
 ``=``: the key's new value, as JSON text; ``+``: the key holds a list that kept its first
 ``n`` items and then has the items of ``text`` (a Raft log that grew by one entry sends that
-entry only); ``-``: keys gone; ``*``: a result that is a list, grown or cut the same way. The result the grader built is a new dict (and a new list for a
-key that changed), sharing the unchanged items with the old result: graders treat accessor
-results as read-only, as they must in-process, where they get the node's own objects.
+entry only); ``-``: keys gone; ``*``: a result that is a list, grown or cut the same way.
+The result the grader built is a new dict (and a new list for a key that changed), sharing
+the unchanged items with the old result: graders treat accessor results as read-only, as
+they must in-process, where they get the node's own objects.
 
 What is sent is exactly what a JSON copy of the new result would hold (each new value is
 dumped, parsed back and compared with the original; a value that does not survive that, a

@@ -115,5 +115,6 @@ def layer(grader_ids: dict) -> str:
     if not isinstance(grader_ids, dict):
         return ""
     mine = ids()
-    own = [kind for kind in KINDS if kind in mine and grader_ids.get(kind) not in (None, mine[kind])]
+    own = [kind for kind in KINDS
+           if kind in mine and grader_ids.get(kind) not in (None, mine[kind])]
     return "namespaces " + ", ".join(own) if own else ""

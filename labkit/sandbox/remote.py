@@ -25,20 +25,19 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ContractError, StudentCodeError
 from ..node import Node, Request
 from ..simulator import describe_event
-from .protocol import TAG, Codec, ProtocolError, class_tag
+from .protocol import TAG, Codec, ProtocolError, class_tag, loads_exact
 from .tracebacks import fake_traceback
 
 if TYPE_CHECKING:  # pragma: no cover
     from .process import Sandbox
 
-_decode_json = json.JSONDecoder().decode
-
 
 def _loads(data: str) -> Any:
     try:
-        return _decode_json(data)
+        return loads_exact(data)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"an action whose payload is not JSON ({str(exc)[:80]})") from None
+
 
 # Special methods a proxy class forwards when the student's class defines them: only calling
 # it (a named call whose result travels as data; iteration is always forwarded, the child
@@ -414,36 +413,39 @@ class RemoteNode(_Bound, Node, metaclass=RemoteNodeMeta):
                                time=self._rt.now) from None
 
     def _lk_apply(self, action: list) -> None:
-        """Do here what the real node did in the child (one action, in order)."""
-        kind = action[1]
+        """Do here what the real node did in the child (one action, in order), after checking
+        its shape (``[node, kind, fields...]``, the fields of JSON types the kind says; a
+        malformed one is a ``ProtocolError``). What it does is checked by the runtime."""
+        kind, n = action[1], len(action)
         rt = self._rt
-        if kind == "s":
+        if kind == "s" and n == 4 and type(action[2]) is str and type(action[3]) is str:
             rt.send(self.id, action[2], _loads(action[3]))
-        elif kind == "t":
+        elif kind == "t" and n == 5 and type(action[2]) is str and \
+                type(action[3]) in (int, float) and type(action[4]) in (str, type(None)):
             rt.set_timer(self.id, action[2], action[3],
                          {} if action[4] is None else _loads(action[4]))
-        elif kind == "r":
+        elif kind == "r" and n == 4 and type(action[2]) is int and type(action[3]) is str:
             request = self._lk_ctx.requests.get(action[2])
             if request is None:
                 raise ContractError(f"{self.id} replied to request #{action[2]}, which is not "
                                     f"a client request it received")
             rt.reply(self.id, request, _loads(action[3]))
-        elif kind == "c":
+        elif kind == "c" and n == 3 and type(action[2]) is str:
             rt.cancel_timer(self.id, action[2])
-        elif kind == "l":
-            text = str(action[2])
+        elif kind == "l" and n == 3 and type(action[2]) is str:
+            text = action[2]
             rt.log(self.id, text if len(text) <= MAX_LOG else
                    f"{text[:MAX_LOG]}... ({len(text) - MAX_LOG:,} more characters cut)")
-        elif kind == "a":
+        elif kind == "a" and n == 4 and type(action[3]) is str:
             rt.apply(self.id, action[2], _loads(action[3]))
-        elif kind == "p":
+        elif kind == "p" and n == 4 and type(action[2]) is str and type(action[3]) is str:
             self.storage.put(action[2], _loads(action[3]))
             self._lk_writes = self.storage.writes
-        elif kind == "d":
+        elif kind == "d" and n == 3 and type(action[2]) is str:
             self.storage.delete(action[2])
             self._lk_writes = self.storage.writes
         else:
-            raise ProtocolError(f"unknown action {kind!r}")
+            raise ProtocolError(f"a malformed action {str(action)[:80]}")
 
 
 RECENT = 8              # events of a node whose later calls are prefetched after its next one
