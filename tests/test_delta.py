@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 
 from labkit.sandbox.delta import copy_of, diff, patch
 
-SCALARS = st.none() | st.booleans() | st.integers(-5, 5) | st.text("ab", max_size=2)
+# No booleans or floats among the items: an item changed in place to an equal value of
+# another type (1 to True or 1.0) is the one change a delta does not see (the module says so;
+# see test_the_one_change_a_delta_does_not_see).
+SCALARS = st.none() | st.integers(-5, 5) | st.text("ab", max_size=2)
 JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
                     | st.dictionaries(st.text("xyz", max_size=1), inner, max_size=3),
                     max_leaves=12)
@@ -71,6 +74,12 @@ def test_a_type_change_of_a_field_is_seen():
     assert _roundtrip({"term": 1}, {"term": True}) == {"=": {"term": "true"}}
     assert _roundtrip({"term": 1}, {"term": 1.0}) == {"=": {"term": "1.0"}}
     assert _roundtrip({"a": 1, "b": 2}, {"a": 1}) == {"-": ["b"]}
+
+
+def test_the_one_change_a_delta_does_not_see():
+    assert diff({"log": [1]}, {"log": [True]}) == ({}, {"log": [1]})
+    assert diff({"x": {"a": 1}}, {"x": {"a": 1.0}}) == ({}, {"x": {"a": 1}})
+    assert diff({"x": 1}, {"x": True})[0] == {"=": {"x": "true"}}   # but a field's type is
 
 
 @pytest.mark.parametrize("new", [{"log": [(1, 2)]}, {"k": {1, 2}}, {1: "x"}, {"__lk__": "t"},
