@@ -25,9 +25,10 @@ process and signal nobody.
 
 Files: ``protocol`` (frames and values), ``child`` (the host), ``confine`` (the child's limits),
 ``process`` (one child per lab package: start, restart, kill), ``namespaces`` (the keeper
-that starts it in namespaces of its own), ``remote`` (the proxies),
-``tracebacks`` (student file and line in the grader's tracebacks), ``procs`` (killing every
-process a child left), ``pytest_hook`` (the ``--sandbox`` switch), ``bench`` (the cost).
+that starts it in namespaces of its own), ``remote`` (the proxies), ``delta`` (accessor
+results sent as what changed), ``tracebacks`` (student file and line in the grader's
+tracebacks), ``procs`` (killing every process a child left), ``pytest_hook`` (the
+``--sandbox`` switch), ``bench`` (the cost).
 """
 
 from __future__ import annotations
