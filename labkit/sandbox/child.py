@@ -417,7 +417,7 @@ class Server:
         # The last result of each prefetched call, by node ref and call (``prefetch_text``):
         # a JSON copy of it (the grader holds that result) and the ``touched``/``world``
         # stamp then.
-        self.sent: dict[Any, dict[str, tuple[str, tuple[int, int]]]] = {}
+        self.sent: dict[Any, dict[str, tuple[Any, tuple[int, int]]]] = {}
         self.watched: dict[int, list] = {}       # (call, key) to prefetch after each node's event
         self.touched: dict[int, int] = {}        # events each node has handled
         self.world = 0                           # requests other than node events
@@ -487,7 +487,7 @@ class Server:
             self.clone_node(frame["clone"], nid)
         node, rt = self.nodes[nid]
         watch = frame.get("watch")      # (taken before the handler runs, even if it raises)
-        live = frame.get("wt")          # the grader's live nodes: ``[(call, its key), ...]``
+        live = frame.get("wt")          # a node of a live simulation: watch is [(call, key)]
         if watch == 1:                             # the same calls as after its last event
             watch = self.watched.get(nid)
         elif watch and live:

@@ -559,9 +559,10 @@ class Sandbox:
             raise
 
     def _apply(self, actions: Any) -> None:
-        """Apply the actions of hosted nodes to the real runtime, in order. Their shape is
-        checked first (a malformed one is a protocol breach); what they do is checked by the
-        runtime, and what that raises (a contract error, a checker's verdict) propagates."""
+        """Apply the actions of hosted nodes to the real runtime, in order. The shape of each
+        is checked just before it is applied (``RemoteNode._lk_apply``: a malformed one is a
+        protocol breach); what it does is checked by the runtime, and what that raises (a
+        contract error, a checker's verdict) propagates."""
         if not actions:
             return
         if type(actions) is not list:

@@ -140,10 +140,10 @@ class Channel:
                 return reply
 
     def _fill(self, missing: int) -> None:
-        """Read what is available (waiting at most ``timeout``) into the buffer: up to
-        ``missing`` bytes, and at least ``READ_SIZE``. (A read asks for no more than that: an
-        ``os.read`` of a megabyte allocates a megabyte, about 20 us each time, a quarter of a
-        whole round trip.)"""
+        """Read what is available (waiting at most ``timeout``) into the buffer, asking for the
+        ``missing`` bytes of the frame being read but for no less than ``READ_SIZE``. (Never for
+        a fixed megabyte: ``os.read`` allocates what it is asked for, and a megabyte costs about
+        20 us each time, a quarter of a whole round trip.)"""
         if self.timeout is not None:
             # Wait in slices: a dead peer whose pipe is held open by a process it forked
             # would otherwise look merely silent until the timeout.
