@@ -281,7 +281,11 @@ class RemoteModule(ModuleType):
         return value
 
     def __repr__(self) -> str:
-        return f"<sandboxed module {self.__name__!r} from {getattr(self, '__file__', '?')}>"
+        # As a module prints itself: a failure message that shows the lab (Hypothesis prints
+        # the ``lab`` argument of a falsifying example) reads the same sandboxed or not.
+        file = getattr(self, "__file__", None)
+        return f"<module {self.__name__!r} from {file!r}>" if file else \
+            f"<module {self.__name__!r}>"
 
 
 class _Context:
