@@ -29,12 +29,11 @@ from typing import Any
 from ..errors import GraderBug, SubmissionError
 from ..grading.labs import REPO
 from . import delta, namespaces, procs
-from .protocol import TAG, Channel, ChannelClosed, ChannelTimeout, ProtocolError
+from .protocol import TAG, Channel, ChannelClosed, ChannelTimeout, ProtocolError, loads_exact
 from .remote import (MAX_TEXT, SPECIAL_NAMES, ParentCodec, RemoteMeta, RemoteModule,
                      RemoteNode, RemoteNodeMeta, RemoteObject, SandboxCrash, _method,
                      attach_traceback, stale, student_frames)
 
-_loads_text = json.JSONDecoder().decode
 DEATHS: list[str] = []          # every unexpected end of a child, in order (for the pytest hook)
 # Set by the pytest hook: a crash poisons the rest of its test (no new child until the next
 # test), so a Hypothesis test whose every example hangs fails once, not once per example.
@@ -489,17 +488,16 @@ class Sandbox:
                 if len(value) == 2 and value[1] == 3:        # plain JSON, as text: decoded
                     if type(value[0]) is not str:
                         raise self._died(ProtocolError("a prefetched result that is no text"))
-                    decoded = self._decoded(_loads_text, value[0])
+                    decoded = self._decoded(loads_exact, value[0])
                     last.setdefault(key[0], {})[key[1]] = prefetched[key] = (decoded,)
-                elif len(value) == 2 and value[1] == 2:      # the same as after the last event
+                elif len(value) == 2 and value[1] in (2, 4):
                     known = last.get(key[0], {}).get(key[1])
-                    if known is not None:
-                        prefetched[key] = known
-                elif len(value) == 2 and value[1] == 4:      # what changed since then
-                    known = last.get(key[0], {}).get(key[1])
-                    if known is not None:
-                        new = (self._decoded(delta.patch, known[0], value[0]),)
-                        last[key[0]][key[1]] = prefetched[key] = new
+                    if known is None:
+                        continue                 # (not held here: the call goes to the child)
+                    if value[1] == 4:                        # what changed since then
+                        known = (self._decoded(delta.patch, known[0], value[0]),)
+                        last[key[0]][key[1]] = known
+                    prefetched[key] = known                  # (2: the same as last time)
                 else:
                     prefetched[key] = value
             self.prefetched, self.prefetched_at = prefetched, self.epoch
