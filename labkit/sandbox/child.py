@@ -689,6 +689,8 @@ def main() -> None:
     own = namespaces.layer(config.get("ns"))
     if own:
         layers.append(own)
+    if config.get("seccomp", True) and sys.platform.startswith("linux"):
+        confine.seccomp_binding()     # while it can still read it (see seccomp_binding)
     if config.get("user"):
         needs = confine.python_trees()[:1] + [os.path.dirname(os.__file__), config["lib"],
                                                config["impl"], config["scratch"]]

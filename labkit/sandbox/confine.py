@@ -345,13 +345,16 @@ DENIED_CALLS = (
 _AF_UNIX = 1
 
 
-def seccomp_filter() -> str:
-    """Refuse ``DENIED_CALLS``, ``prlimit`` on any other process, and sockets of any family
-    but UNIX (no network even where there is no network namespace), through libseccomp
-    (its own Python binding, ``seccomp``, or ``pyseccomp``, which has the same API). Returns
-    what was applied, or "" where neither binding nor libseccomp is there."""
-    if not sys.platform.startswith("linux"):
-        return ""
+_BINDING: list = []
+
+
+def seccomp_binding():
+    """libseccomp's Python binding (its own, ``seccomp``, or ``pyseccomp``, which has the same
+    API), or None; imported once. The child imports it before it gives up root: the binding
+    may be installed where its new user cannot read (a virtual environment in a private
+    folder), and then the filter would be missing."""
+    if _BINDING:
+        return _BINDING[0]
     import ctypes.util
 
     # pyseccomp looks its libraries up with find_library, which starts ldconfig (slow, and a
@@ -364,6 +367,25 @@ def seccomp_filter() -> str:
             import seccomp                                  # libseccomp's own, if installed
         except ImportError:
             import pyseccomp as seccomp
+    except Exception:  # noqa: BLE001 - no binding, no libseccomp: this layer is missing
+        seccomp = None
+    finally:
+        ctypes.util.find_library = find
+    _BINDING.append(seccomp)
+    return seccomp
+
+
+def seccomp_filter() -> str:
+    """Refuse ``DENIED_CALLS``, ``prlimit`` on any other process, and sockets of any family
+    but UNIX (no network even where there is no network namespace), through libseccomp
+    (``seccomp_binding``). Returns what was applied, or "" where neither binding nor
+    libseccomp is there."""
+    if not sys.platform.startswith("linux"):
+        return ""
+    seccomp = seccomp_binding()
+    if seccomp is None:
+        return ""
+    try:
         refused = seccomp.ERRNO(1)                          # EPERM
         rules = seccomp.SyscallFilter(seccomp.ALLOW)
         for name in DENIED_CALLS:
@@ -376,6 +398,4 @@ def seccomp_filter() -> str:
         rules.load()
     except Exception:  # noqa: BLE001 - no libseccomp, an old kernel: this layer is missing
         return ""
-    finally:
-        ctypes.util.find_library = find
     return "seccomp (no tracing, mounts, namespaces, bpf, io_uring, keys, network sockets)"
