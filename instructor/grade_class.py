@@ -36,7 +36,7 @@ from pathlib import Path
 
 from labkit.grading.labs import LABS, REPO
 from labkit.errors import GraderBug
-from labkit.sandbox import probe_layers, root_warning, weak_spots
+from labkit.sandbox import probe_layers, row_warning, weak_spots
 from .cluster import ClusterError, DaskPool, LocalPool
 from .jobs import (CRASHED, INVALID, OK, Limits, Result, fail_closed_report, graded_labs, merge,
                    read_report)
@@ -147,7 +147,7 @@ def grade_class(folder: Path, out: Path, *, jobs: int, resume: bool, limits: Lim
     if ignored:
         progress.note(f"ignored (neither a folder nor a zip): {', '.join(ignored)}")
     layers = probe_layers() if todo else []       # raises GraderBug if it would stay root
-    warning = root_warning(layers)                 # allowed by --allow-root: said in every row
+    warning = row_warning(layers)    # --allow-root, a layer turned off: said in every row
     if layers:
         progress.note(f"sandbox: {', '.join(layers)}")
         if weak_spots(layers):

@@ -243,6 +243,32 @@ def test_a_child_that_cannot_drop_root_is_refused_unless_allowed(monkeypatch):
     assert "as root" in root_warning(layers)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="seccomp is Linux's")
+def test_a_layer_the_machine_should_give_and_did_not_is_a_refusal(tmp_path, monkeypatch):
+    """A seccomp filter that could not be installed (here: no binding of libseccomp imports,
+    as when the child cannot read the one installed) stops the child before any student code
+    runs, and grading refuses with the reason and the fix, instead of going on with a weaker
+    sandbox. The instructor's explicit override is said in every gradebook row."""
+    from labkit.errors import GraderBug
+    from labkit.sandbox import Sandbox, Settings, row_warning
+
+    (tmp_path / "pkg").mkdir()
+    # Student code that ran would end the child: a crash, not the refusal.
+    (tmp_path / "pkg" / "__init__.py").write_text("import os\nos._exit(3)\n")
+    sandbox = Sandbox(tmp_path, "pkg", Settings(seccomp_bindings=("no_such_seccomp_binding",)))
+    try:
+        with pytest.raises(GraderBug, match=r"refuses to run.*seccomp: no libseccomp binding.*"
+                                            r"no_such_seccomp_binding.*LABKIT_SANDBOX_SECCOMP=0"):
+            sandbox.module()
+    finally:
+        sandbox.stop()
+    monkeypatch.delenv("LABKIT_SANDBOX_SECCOMP", raising=False)
+    monkeypatch.delenv("LABKIT_SANDBOX_LANDLOCK", raising=False)
+    assert "turned off" not in row_warning([])
+    monkeypatch.setenv("LABKIT_SANDBOX_SECCOMP", "0")
+    assert "seccomp filter turned off" in row_warning([])
+
+
 def test_two_children_never_share_a_uid():
     from labkit.sandbox.process import child_user
 

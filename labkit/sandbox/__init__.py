@@ -21,7 +21,9 @@ Python under ``/root`` readable to it; if it still cannot drop root it refuses, 
 of its own when the grader is root (``namespaces``), behind a seccomp filter
 (``confine.seccomp_filter``), and behind Landlock when the kernel has it (``confine``): it
 can read Python and its staging copy of the submission, write only its scratch folder, start no
-process and signal nobody.
+process and signal nobody. A layer the machine should give and did not (libseccomp missing, a
+kernel that refuses a filter) is a refusal to grade that says why, never a quietly weaker
+sandbox; an instructor who turns a layer off sees it said in every gradebook row.
 
 Files: ``protocol`` (frames and values), ``child`` (the host), ``confine`` (the child's limits),
 ``process`` (one child per lab package: start, restart, kill), ``namespaces`` (the keeper
@@ -75,6 +77,22 @@ def root_warning(layers: list[str]) -> str:
             "reach other jobs' processes and outlive grading")
 
 
+def row_warning(layers: list[str]) -> str:
+    """What every gradebook row says of the sandbox it was graded in: the child stayed root
+    (``root_warning``), or a layer was turned off on Linux by the instructor
+    (``LABKIT_SANDBOX_SECCOMP=0``, ``LABKIT_SANDBOX_LANDLOCK=0``); or ""."""
+    import sys
+
+    settings = Settings()
+    off = [name for name, on in (("seccomp filter", settings.seccomp),
+                                 ("Landlock", settings.landlock)) if not on]
+    said = [root_warning(layers)]
+    if off and sys.platform.startswith("linux"):
+        said.append(f"warning: graded with the sandbox's {' and '.join(off)} turned off "
+                    f"(LABKIT_SANDBOX_SECCOMP / LABKIT_SANDBOX_LANDLOCK=0)")
+    return "; ".join(x for x in said if x)
+
+
 def weak_spots(layers: list[str]) -> str:
     """A warning when the child could write the grading user's files (no Landlock, and the
     same user as the grader), or "" when it cannot."""
@@ -88,5 +106,5 @@ def weak_spots(layers: list[str]) -> str:
             "with Landlock (Linux 5.13+), or in a container such as Gradescope's.")
 
 
-__all__ = ["load_remote", "probe_layers", "root_warning", "weak_spots", "Sandbox", "Settings",
+__all__ = ["load_remote", "probe_layers", "root_warning", "row_warning", "weak_spots", "Sandbox", "Settings",
            "DEATHS", "shutdown_all", "RemoteModule", "RemoteNode", "RemoteObject", "SandboxCrash"]

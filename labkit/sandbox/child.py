@@ -689,8 +689,12 @@ def main() -> None:
     own = namespaces.layer(config.get("ns"))
     if own:
         layers.append(own)
+    bindings = tuple(config.get("bindings") or confine.BINDINGS)
     if config.get("seccomp", True) and sys.platform.startswith("linux"):
-        confine.seccomp_binding()     # while it can still read it (see seccomp_binding)
+        try:
+            confine.seccomp_binding(bindings)   # while it can still read it (seccomp_binding)
+        except confine.Unconfined:
+            pass                                # said below, where the filter is applied
     if config.get("user"):
         needs = confine.python_trees()[:1] + [os.path.dirname(os.__file__), config["lib"],
                                                config["impl"], config["scratch"]]
@@ -705,18 +709,31 @@ def main() -> None:
         why = layers[-1] if config.get("user") else "no user to become was given"
         Channel(proto_in, proto_out, serve=lambda f: {}).send({"layers": layers, "refused": why})
         os._exit(0)
+    missing = []                   # layers this system should give and did not: no grading
     if config.get("seccomp", True):
-        applied = confine.seccomp_filter()
-        if applied:
-            layers.append(applied)
+        try:
+            applied = confine.seccomp_filter(bindings)
+        except confine.Unconfined as why:
+            missing.append(f"seccomp: {why}")
+        else:
+            if applied:
+                layers.append(applied)
     if confine.forbid_processes():
         layers.append("no new processes")
     if config.get("landlock", True):
-        applied = confine.landlock(read=confine.python_trees() + confine.SYSTEM_TREES
-                                   + [config["lib"], config["impl"]],
-                                   write=[config["scratch"]])
-        if applied:
-            layers.append(applied)
+        try:
+            applied = confine.landlock(read=confine.python_trees() + confine.SYSTEM_TREES
+                                       + [config["lib"], config["impl"]],
+                                       write=[config["scratch"]])
+        except confine.Unconfined as why:
+            missing.append(str(why))
+        else:
+            if applied:
+                layers.append(applied)
+    if missing:
+        Channel(proto_in, proto_out, serve=lambda f: {}).send({"layers": layers,
+                                                               "missing": missing})
+        os._exit(0)
     os.chdir(config["scratch"])
     os.environ["TMPDIR"] = config["scratch"]
     sys.path[:] = [config["impl"]] + [p for p in sys.path if p and p != config["scratch"]]

@@ -1,7 +1,12 @@
 """What the sandboxed child does to itself before it imports student code (Linux).
 
-Each layer is applied if the system allows it and reported back to the grader, which shows the
-list in ``--sandbox`` runs; a missing layer weakens the sandbox but never breaks grading.
+Each layer is applied if the system offers it and reported back to the grader, which shows the
+list in ``--sandbox`` runs. A layer the system does not offer (Landlock on a kernel older than
+5.13, seccomp off Linux) is left out of the list. A layer the system should give and did not
+(``Unconfined``: libseccomp or its binding missing or unreadable, a kernel that refuses the
+filter, a Landlock step that failed) stops the child before any student code runs, and the
+grader refuses to grade (``process.missing_layer``): a sandbox weaker than it says it is is
+not let through silently.
 
 * ``rlimits``: address space (memory), CPU seconds, file size, open files, no core dumps, and
   no new processes (``RLIMIT_NPROC`` 0: ``fork`` fails; not enforced for root, hence ``user``).
@@ -24,6 +29,10 @@ import resource
 import signal
 import sys
 import sysconfig
+
+class Unconfined(Exception):
+    """A layer this system should give the child was not applied; the message says why."""
+
 
 # ----- resource limits ---------------------------------------------------------------------------
 
@@ -261,7 +270,9 @@ class _PathBeneath(ctypes.Structure):
 def landlock(read: list[str], write: list[str]) -> str:
     """Confine the file system to ``read`` (read-only) and ``write`` (read-write) trees.
 
-    Returns a description of what was applied, or "" if Landlock is not available."""
+    Returns a description of what was applied, or "" where the kernel has no Landlock (not
+    Linux, older than 5.13, or built without it). Raises ``Unconfined`` where it has Landlock
+    and a step failed."""
     if not sys.platform.startswith("linux"):
         return ""
     try:
@@ -279,7 +290,8 @@ def landlock(read: list[str], write: list[str]) -> str:
     ruleset = libc.syscall(_SYS_CREATE, ctypes.byref(attr), ctypes.c_size_t(size),
                            ctypes.c_uint32(0))
     if ruleset < 0:
-        return ""
+        raise Unconfined(f"landlock v{abi}: creating the ruleset failed "
+                         f"({os.strerror(ctypes.get_errno())})")
     read_rights = _READ_FILE | _READ_DIR
     write_rights = fs & ~_EXECUTE
     try:
@@ -287,9 +299,11 @@ def landlock(read: list[str], write: list[str]) -> str:
             for path in paths:
                 _allow(libc, ruleset, path, rights)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            return ""
+            raise Unconfined(f"landlock v{abi}: no_new_privs was refused "
+                             f"({os.strerror(ctypes.get_errno())})")
         if libc.syscall(_SYS_RESTRICT, ruleset, ctypes.c_uint32(0)) != 0:
-            return ""
+            raise Unconfined(f"landlock v{abi}: the kernel refused the ruleset "
+                             f"({os.strerror(ctypes.get_errno())})")
     finally:
         os.close(ruleset)
     extras = (", no TCP" if abi >= 4 else "") + (", no signals out" if abi >= 6 else "")
@@ -346,45 +360,53 @@ _AF_UNIX = 1
 
 
 _BINDING: list = []
+BINDINGS = ("seccomp", "pyseccomp")   # libseccomp's own binding, or pyseccomp (the same API)
 
 
-def seccomp_binding():
-    """libseccomp's Python binding (its own, ``seccomp``, or ``pyseccomp``, which has the same
-    API), or None; imported once. The child imports it before it gives up root: the binding
-    may be installed where its new user cannot read (a virtual environment in a private
-    folder), and then the filter would be missing."""
-    if _BINDING:
-        return _BINDING[0]
+def seccomp_binding(names: tuple[str, ...] = BINDINGS):
+    """libseccomp's Python binding: the first of the modules ``names`` that imports, imported
+    once. Raises ``Unconfined`` (then and on every later call) where none does. The child
+    imports it before it gives up root: the binding may be installed where its new user
+    cannot read (a virtual environment in a private folder)."""
+    if not _BINDING:
+        _BINDING.append(_import_binding(names))
+    binding, why = _BINDING[0]
+    if binding is None:
+        raise Unconfined(why)
+    return binding
+
+
+def _import_binding(names: tuple[str, ...]) -> tuple:
     import ctypes.util
+    import importlib
 
     # pyseccomp looks its libraries up with find_library, which starts ldconfig (slow, and a
     # process the child may soon not start): the dynamic loader knows these names itself.
     find = ctypes.util.find_library
     sonames = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
     ctypes.util.find_library = lambda name: sonames.get(name) or find(name)
+    errors = []
     try:
-        try:
-            import seccomp                                  # libseccomp's own, if installed
-        except ImportError:
-            import pyseccomp as seccomp
-    except Exception:  # noqa: BLE001 - no binding, no libseccomp: this layer is missing
-        seccomp = None
+        for name in names:
+            try:
+                return importlib.import_module(name), ""
+            except Exception as exc:  # noqa: BLE001 - an ImportError, or libseccomp missing
+                errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:120]}")
     finally:
         ctypes.util.find_library = find
-    _BINDING.append(seccomp)
-    return seccomp
+    return None, ("no libseccomp binding could be imported (" + "; ".join(errors) + "); "
+                  "install libseccomp (apt install libseccomp2) and pyseccomp (a dependency "
+                  "of this project: pip install pyseccomp)")
 
 
-def seccomp_filter() -> str:
+def seccomp_filter(names: tuple[str, ...] = BINDINGS) -> str:
     """Refuse ``DENIED_CALLS``, ``prlimit`` on any other process, and sockets of any family
     but UNIX (no network even where there is no network namespace), through libseccomp
-    (``seccomp_binding``). Returns what was applied, or "" where neither binding nor
-    libseccomp is there."""
+    (``seccomp_binding``). Returns what was applied, or "" off Linux. Raises ``Unconfined``
+    where the binding or libseccomp is missing or the kernel refuses the filter."""
     if not sys.platform.startswith("linux"):
         return ""
-    seccomp = seccomp_binding()
-    if seccomp is None:
-        return ""
+    seccomp = seccomp_binding(names)
     try:
         refused = seccomp.ERRNO(1)                          # EPERM
         rules = seccomp.SyscallFilter(seccomp.ALLOW)
@@ -396,6 +418,7 @@ def seccomp_filter() -> str:
         rules.add_rule(refused, "prlimit64", seccomp.Arg(0, seccomp.NE, 0))
         rules.add_rule(refused, "socket", seccomp.Arg(0, seccomp.NE, _AF_UNIX))
         rules.load()
-    except Exception:  # noqa: BLE001 - no libseccomp, an old kernel: this layer is missing
-        return ""
+    except Exception as exc:  # noqa: BLE001 - an old kernel, a container that forbids it
+        raise Unconfined(f"libseccomp could not load the filter ({type(exc).__name__}: "
+                         f"{str(exc)[:120]})") from None
     return "seccomp (no tracing, mounts, namespaces, bpf, io_uring, keys, network sockets)"

@@ -72,7 +72,19 @@ class Settings:
         default_factory=lambda: os.environ.get("LABKIT_SANDBOX_LANDLOCK", "1") != "0")
     seccomp: bool = field(
         default_factory=lambda: os.environ.get("LABKIT_SANDBOX_SECCOMP", "1") != "0")
+    # The Python modules tried, in order, for libseccomp's binding (``confine.seccomp_binding``).
+    seccomp_bindings: tuple[str, ...] = ("seccomp", "pyseccomp")
     max_copy_mb: int = 50
+
+
+def missing_layer(missing: list[str]) -> str:
+    """Why sandboxed grading will not run without a layer this system should give, and how to
+    fix it."""
+    return (f"sandboxed grading refuses to run: the sandboxed child could not confine itself "
+            f"as this machine should allow ({'; '.join(missing)}). Fix what it names, or, to "
+            f"grade without that layer, knowing the risk: LABKIT_SANDBOX_SECCOMP=0 (no seccomp "
+            f"filter) or LABKIT_SANDBOX_LANDLOCK=0 (no Landlock); every gradebook row then says "
+            f"so.")
 
 
 def refusal(why: str) -> str:
@@ -292,6 +304,7 @@ class Sandbox:
                   "memory_mb": self.settings.memory_mb, "cpu_s": self.settings.cpu_s,
                   "user": self.user, "landlock": self.settings.landlock,
                   "seccomp": self.settings.seccomp,
+                  "bindings": list(self.settings.seccomp_bindings),
                   "allow_root": self.settings.allow_root}
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(st.lib), "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONNOUSERSITE": "1", "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
@@ -337,6 +350,9 @@ class Sandbox:
         if "refused" in hello:
             self.stop()
             raise GraderBug(refusal(str(hello["refused"])[:200]))
+        if "missing" in hello:
+            self.stop()
+            raise GraderBug(missing_layer([str(x)[:600] for x in hello["missing"]][:4]))
         return hello
 
     def _own_uid(self) -> int | None:
