@@ -3,7 +3,8 @@
 The bundle (upload it as the assignment's autograder, "zip file upload"):
 
 * ``setup.sh``: run once by Gradescope (as root) to build the image: a Python >= 3.11 (from apt
-  if the image has none) in ``/autograder/venv`` with the graders' requirements;
+  if the image has none) in ``/autograder/venv`` with the graders' requirements, and
+  libseccomp (from apt if the image has none; the sandbox's seccomp filter needs it);
 * ``run_autograder``: run for every submission: grades ``/autograder/submission`` with
   ``python -m instructor.gradescope run`` and writes ``/autograder/results/results.json``;
   if even that fails, it writes a zero with the reason (fail closed);
@@ -55,6 +56,11 @@ if [ -z "$PY" ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11 python3.11-venv >/dev/null
     PY=python3.11
+fi
+# The sandboxed child's seccomp filter needs libseccomp (grading refuses to run without it).
+if ! "$PY" -c 'import ctypes; ctypes.CDLL("libseccomp.so.2")' 2>/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libseccomp2 >/dev/null
 fi
 "$PY" -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --quiet --upgrade pip
