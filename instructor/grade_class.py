@@ -146,7 +146,7 @@ def grade_class(folder: Path, out: Path, *, jobs: int, resume: bool, limits: Lim
     progress.total = len(todo)
     if ignored:
         progress.note(f"ignored (neither a folder nor a zip): {', '.join(ignored)}")
-    layers = probe_layers() if todo else []       # raises GraderBug if it would stay root
+    layers = probe_layers() if todo else []   # GraderBug: it would stay root, or lack a layer
     warning = row_warning(layers)    # --allow-root, a layer turned off: said in every row
     if layers:
         progress.note(f"sandbox: {', '.join(layers)}")

@@ -152,7 +152,7 @@ def run(root: Path, source: Path) -> dict:
         work = Path(tmp)
         os.chmod(work, 0o755)
         try:
-            probe_layers()                           # refuses if the child would stay root
+            probe_layers()       # refuses if the child would stay root or lack a layer
             impl = locate(root / "submission", work)
         except GraderBug as exc:
             result = Result("crashed", f"the autograder is not set up right: {exc}")

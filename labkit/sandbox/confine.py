@@ -30,6 +30,7 @@ import signal
 import sys
 import sysconfig
 
+
 class Unconfined(Exception):
     """A layer this system should give the child was not applied; the message says why."""
 

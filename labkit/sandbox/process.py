@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import GraderBug, SubmissionError
 from ..grading.labs import REPO
-from . import delta, namespaces, procs
+from . import confine, delta, namespaces, procs
 from .protocol import TAG, Channel, ChannelClosed, ChannelTimeout, ProtocolError, loads_exact
 from .remote import (MAX_TEXT, SPECIAL_NAMES, ParentCodec, RemoteMeta, RemoteModule,
                      RemoteNode, RemoteNodeMeta, RemoteObject, SandboxCrash, _method,
@@ -73,7 +73,7 @@ class Settings:
     seccomp: bool = field(
         default_factory=lambda: os.environ.get("LABKIT_SANDBOX_SECCOMP", "1") != "0")
     # The Python modules tried, in order, for libseccomp's binding (``confine.seccomp_binding``).
-    seccomp_bindings: tuple[str, ...] = ("seccomp", "pyseccomp")
+    seccomp_bindings: tuple[str, ...] = confine.BINDINGS
     max_copy_mb: int = 50
 
 
