@@ -269,6 +269,33 @@ def test_a_layer_the_machine_should_give_and_did_not_is_a_refusal(tmp_path, monk
     assert "seccomp filter turned off" in row_warning([])
 
 
+def test_a_sandbox_that_refuses_to_run_is_not_blamed_on_the_submission(tmp_path, monkeypatch):
+    """Where the sandbox refuses (a grading machine without libseccomp: a Dask worker, a
+    student's own ``--sandbox`` run), every test of the lab says it is the grader's problem,
+    not that the submission "does not import", and the refusal is met once per run."""
+    from labkit.errors import GraderBug
+    from labkit.grading import loader, plugin
+
+    (tmp_path / "lab0_resilience").mkdir()
+    refusals = []
+
+    def refuse(root, package):
+        refusals.append(package)
+        raise GraderBug("sandboxed grading refuses to run: no seccomp here")
+
+    monkeypatch.setattr(loader, "_sandboxed_import", refuse)
+    monkeypatch.setattr(loader, "_sandboxed", True)
+    monkeypatch.setattr(loader, "_impl_dir", tmp_path)
+    monkeypatch.setattr(loader, "_cache", {})
+    for _ in range(2):
+        with pytest.raises(GraderBug) as raised:
+            loader.load_lab("lab0_resilience")
+    assert refusals == ["lab0_resilience"]
+    text = plugin._ours(raised.value, "")
+    assert text.startswith("internal error in the grader (not your fault") and \
+        "no seccomp here" in text
+
+
 def test_two_children_never_share_a_uid():
     from labkit.sandbox.process import child_user
 

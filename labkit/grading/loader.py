@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from ..errors import SubmissionError
+from ..errors import GraderBug, SubmissionError
 from ..simulator import display_path, is_student_file
 from .labs import REPO, labs
 
@@ -52,11 +52,13 @@ def impl_dir() -> Path:
 
 def load_lab(package: str) -> ModuleType:
     """Import the lab package from the chosen folder, or raise ``SubmissionError`` that says
-    which file and line is wrong and what to do. The outcome is cached per run."""
+    which file and line is wrong and what to do, or ``GraderBug`` when the sandbox refuses to
+    run on this machine (``--sandbox``: not the submission's fault, and said so). The outcome
+    is cached per run."""
     cached = _cache.get(package)
     if cached is None:
         cached = _cache[package] = _import(package)
-    if isinstance(cached, SubmissionError):
+    if isinstance(cached, (SubmissionError, GraderBug)):
         raise cached
     return cached
 
@@ -71,7 +73,7 @@ def require(module: ModuleType, name: str, what: str = "class") -> object:
     return value
 
 
-def _import(package: str) -> ModuleType | SubmissionError:
+def _import(package: str) -> ModuleType | SubmissionError | GraderBug:
     root = impl_dir()
     folder = root / package
     if not folder.is_dir():
@@ -83,6 +85,8 @@ def _import(package: str) -> ModuleType | SubmissionError:
     try:
         module = (_sandboxed_import(root, package) if _sandboxed
                   else importlib.import_module(package))
+    except GraderBug as exc:     # not the submission's fault (a sandbox that refuses to run)
+        return exc
     except SyntaxError as exc:
         where = f"{display_path(exc.filename or '?')}:{exc.lineno}"
         return SubmissionError(
