@@ -84,12 +84,13 @@ def row_warning(layers: list[str]) -> str:
     import sys
 
     settings = Settings()
-    off = [name for name, on in (("seccomp filter", settings.seccomp),
-                                 ("Landlock", settings.landlock)) if not on]
+    off = [(name, var) for name, var, on in
+           (("seccomp filter", "LABKIT_SANDBOX_SECCOMP=0", settings.seccomp),
+            ("Landlock", "LABKIT_SANDBOX_LANDLOCK=0", settings.landlock)) if not on]
     said = [root_warning(layers)]
     if off and sys.platform.startswith("linux"):
-        said.append(f"warning: graded with the sandbox's {' and '.join(off)} turned off "
-                    f"(LABKIT_SANDBOX_SECCOMP / LABKIT_SANDBOX_LANDLOCK=0)")
+        said.append(f"warning: graded with the sandbox's {' and '.join(n for n, _ in off)} "
+                    f"turned off ({', '.join(v for _, v in off)})")
     return "; ".join(x for x in said if x)
 
 
@@ -106,5 +107,6 @@ def weak_spots(layers: list[str]) -> str:
             "with Landlock (Linux 5.13+), or in a container such as Gradescope's.")
 
 
-__all__ = ["load_remote", "probe_layers", "root_warning", "row_warning", "weak_spots", "Sandbox", "Settings",
-           "DEATHS", "shutdown_all", "RemoteModule", "RemoteNode", "RemoteObject", "SandboxCrash"]
+__all__ = ["load_remote", "probe_layers", "root_warning", "row_warning", "weak_spots", "Sandbox",
+           "Settings", "DEATHS", "shutdown_all", "RemoteModule", "RemoteNode", "RemoteObject",
+           "SandboxCrash"]
