@@ -676,11 +676,16 @@ def main() -> None:
     config = json.loads(sys.argv[1])
     confine.die_with_parent(config["parent"])
     proto_in, proto_out = os.dup(0), os.dup(1)
+
+    def end_before_student_code(frame: dict) -> None:
+        """Tell the grader why this child ends before any student code ran, and end."""
+        Channel(proto_in, proto_out, serve=lambda f: {}).send(frame)
+        os._exit(0)
+
     if not config.get("own_session") and not confine.drop_terminal():
         # In the grader's session and still holding its terminal: ask for a session of our
         # own (the grader starts a new child with one) before any student code runs.
-        Channel(proto_in, proto_out, serve=lambda f: {}).send({"layers": [], "session": 1})
-        os._exit(0)
+        end_before_student_code({"layers": [], "session": 1})
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
@@ -707,33 +712,28 @@ def main() -> None:
             layers.append(f"not {config['user']}: it cannot read Python or the staging copy")
     if os.geteuid() == 0 and not config.get("allow_root"):   # never run student code as root
         why = layers[-1] if config.get("user") else "no user to become was given"
-        Channel(proto_in, proto_out, serve=lambda f: {}).send({"layers": layers, "refused": why})
-        os._exit(0)
+        end_before_student_code({"layers": layers, "refused": why})
     missing = []                   # layers this system should give and did not: no grading
-    if config.get("seccomp", True):
+
+    def confined(apply) -> None:
         try:
-            applied = confine.seccomp_filter(bindings)
-        except confine.Unconfined as why:
-            missing.append(f"seccomp: {why}")
-        else:
-            if applied:
-                layers.append(applied)
-    if confine.forbid_processes():
-        layers.append("no new processes")
-    if config.get("landlock", True):
-        try:
-            applied = confine.landlock(read=confine.python_trees() + confine.SYSTEM_TREES
-                                       + [config["lib"], config["impl"]],
-                                       write=[config["scratch"]])
+            applied = apply()
         except confine.Unconfined as why:
             missing.append(str(why))
         else:
             if applied:
                 layers.append(applied)
+
+    if config.get("seccomp", True):
+        confined(lambda: confine.seccomp_filter(bindings))
+    if confine.forbid_processes():
+        layers.append("no new processes")
+    if config.get("landlock", True):
+        confined(lambda: confine.landlock(read=confine.python_trees() + confine.SYSTEM_TREES
+                                          + [config["lib"], config["impl"]],
+                                          write=[config["scratch"]]))
     if missing:
-        Channel(proto_in, proto_out, serve=lambda f: {}).send({"layers": layers,
-                                                               "missing": missing})
-        os._exit(0)
+        end_before_student_code({"layers": layers, "missing": missing})
     os.chdir(config["scratch"])
     os.environ["TMPDIR"] = config["scratch"]
     sys.path[:] = [config["impl"]] + [p for p in sys.path if p and p != config["scratch"]]

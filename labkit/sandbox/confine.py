@@ -395,9 +395,9 @@ def _import_binding(names: tuple[str, ...]) -> tuple:
                 errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:120]}")
     finally:
         ctypes.util.find_library = find
-    return None, ("no libseccomp binding could be imported (" + "; ".join(errors) + "); "
-                  "install libseccomp (apt install libseccomp2) and pyseccomp (a dependency "
-                  "of this project: pip install pyseccomp)")
+    return None, (f"seccomp: no libseccomp binding could be imported ({'; '.join(errors)}); "
+                  f"install libseccomp (apt install libseccomp2) and pyseccomp (a dependency of "
+                  f"this project: pip install pyseccomp)")
 
 
 def seccomp_filter(names: tuple[str, ...] = BINDINGS) -> str:
@@ -420,6 +420,6 @@ def seccomp_filter(names: tuple[str, ...] = BINDINGS) -> str:
         rules.add_rule(refused, "socket", seccomp.Arg(0, seccomp.NE, _AF_UNIX))
         rules.load()
     except Exception as exc:  # noqa: BLE001 - an old kernel, a container that forbids it
-        raise Unconfined(f"libseccomp could not load the filter ({type(exc).__name__}: "
-                         f"{str(exc)[:120]})") from None
+        raise Unconfined(f"seccomp: libseccomp could not load the filter "
+                         f"({type(exc).__name__}: {str(exc)[:120]})") from None
     return "seccomp (no tracing, mounts, namespaces, bpf, io_uring, keys, network sockets)"
