@@ -47,7 +47,8 @@ from .labs import LiveLab, load_spec
 REPO = Path(__file__).resolve().parents[2]  # the nodes run from here, with labkit importable
 UP, DOWN, PAUSED = "up", "down", "paused"
 START_TIMEOUT = 60.0   # generous: four Python processes importing aiohttp on a loaded machine
-STATUS_TIMEOUT = 3.0
+STATUS_TIMEOUT = 10.0  # a status read answers in milliseconds; a busy machine can stall it for
+                       # seconds (a node stuck in a handler is caught by the test's own deadline)
 
 _clusters: "weakref.WeakSet[Cluster]" = weakref.WeakSet()
 
@@ -333,16 +334,24 @@ class Cluster:
     def wait_until(self, check: Callable[[], Any], *, timeout: float, what: str,
                    evidence: Callable[[], str] | None = None, interval: float = 0.1) -> Any:
         """Poll ``check()`` until it returns something truthy, and return that. Node errors
-        fail at once (``NodeError``); after ``timeout`` seconds an ``AssertionError`` says
-        ``what`` did not happen, with ``evidence()`` when given."""
+        fail at once (``NodeError``); a node that does not answer one poll (``LiveError``: a
+        busy machine, or a handler stuck in a loop) only makes that poll "not yet". After
+        ``timeout`` seconds an ``AssertionError`` says ``what`` did not happen, with
+        ``evidence()`` when given and the last poll's ``LiveError`` if it had one."""
         deadline = time.monotonic() + timeout
         while True:
             self.check_errors()
-            value = check()
+            unanswered = None
+            try:
+                value = check()
+            except LiveError as exc:
+                value, unanswered = None, exc
             if value:
                 return value
             if time.monotonic() > deadline:
-                seen = f"; observed: {evidence()}" if evidence else ""
+                seen = f"; observed: {_evidence(evidence)}" if evidence else ""
+                if unanswered is not None:
+                    seen += f"; the last poll: {unanswered}"
                 raise AssertionError(f"{what} did not happen within {timeout:g} s of real "
                                      f"time{seen}")
             time.sleep(interval)
@@ -471,9 +480,17 @@ class Cluster:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, (TimeoutError, socket.timeout)) or "timed out" in str(reason):
-                raise LiveError(f"no answer within {timeout:g} s (is a handler stuck in a "
-                                f"loop, or the process paused?)") from None
+                raise LiveError(f"no answer within {timeout:g} s (a handler stuck in a "
+                                f"loop, a paused process, or a machine too busy to run it)"
+                                ) from None
             raise LiveError(f"cannot connect ({reason})") from None
+
+
+def _evidence(evidence: Callable[[], str]) -> str:
+    try:
+        return evidence()
+    except LiveError as exc:
+        return f"(could not be read: {exc})"
 
 
 def _node_error(node: str, text: str, not_implemented: bool, message: str = "") -> NodeError:

@@ -102,7 +102,7 @@ def live_scenario(cluster: Cluster) -> Iterator[Cluster]:
 def explain(exc: BaseException, cluster: Cluster) -> str:
     lines = [str(exc).rstrip(), "cluster (real processes on localhost) when the test failed:"]
     try:
-        statuses = cluster.statuses(timeout=2.0)
+        statuses = cluster.statuses()
     except Exception as err:  # explaining must never hide the failure itself
         statuses = {}
         lines.append(f"  (no status: {err})")
