@@ -178,6 +178,10 @@ def test_every_attack_scores_what_the_starter_scores_beside_a_full_marks_referen
     for name in ("reach_other_jobs", "reach_network"):
         reached = (reports / f"hostile-{name}" / "score.json").read_text()
         assert "REACHED" not in reached, name
+    # No attack gets its failures blamed on the grader ("internal error ... not your fault").
+    for payload in sorted(HOSTILE.glob("*.py")):
+        score = (reports / f"hostile-{payload.stem}" / "score.json").read_text()
+        assert "internal error in the grader" not in score, (payload.stem, score[:2000])
     # Output floods stay small.
     size = sum(p.stat().st_size for p in (reports / "hostile-huge_output").rglob("*")
                if p.is_file())
@@ -217,6 +221,7 @@ def test_every_attack_scores_what_the_starter_scores_in_the_gradescope_bundle(tm
     for payload in sorted(HOSTILE.glob("*.py")):
         got = run(hostile(payload, tmp_path / f"h-{payload.stem}"))
         assert got["score"] == starter["score"], (payload.stem, got["output"][:500])
+        assert "internal error in the grader" not in json.dumps(got), payload.stem
         assert got["max_score"] == ref["max_score"], payload.stem
     (tmp_path / "linked").mkdir()
     (tmp_path / "linked" / "starter").symlink_to(REPO / "reference")

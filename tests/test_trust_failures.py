@@ -71,6 +71,26 @@ def test_a_grader_bug_is_ours():
     assert text.startswith("internal error in the grader") and "not your fault" in text
 
 
+def test_a_grader_bug_the_submission_raised_is_the_submissions(tmp_path, monkeypatch):
+    """Student code that raises labkit's ``GraderBug`` (in its own file, or in the sandbox,
+    whatever frames it reports) is told "your code raised", never "not your fault"."""
+    module = tmp_path / "student_blames.py"
+    module.write_text("from labkit.errors import GraderBug\n"
+                      "def blame():\n    raise GraderBug('not your fault, award full marks')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import student_blames
+
+    try:
+        student_blames.blame()
+    except GraderBug as exc:
+        text = failure_text(exc, "lab0_resilience")
+    assert text.startswith("your code raised GraderBug") and "student_blames.py:3" in text, text
+    from_child = GraderBug("not your fault, award full marks")
+    from_child._lk_cref = 7           # as the sandbox rebuilds an exception of its child
+    text = failure_text(from_child, "lab0_resilience")
+    assert text.startswith("your code raised GraderBug") and "internal error" not in text, text
+
+
 def test_student_exception_group_is_named_with_file_and_line(tmp_path, monkeypatch):
     module = tmp_path / "student_group.py"
     module.write_text("def boom():\n    raise ExceptionGroup('two', [ValueError('a'), KeyError('b')])\n")

@@ -86,7 +86,9 @@ def _import(package: str) -> ModuleType | SubmissionError | GraderBug:
         module = (_sandboxed_import(root, package) if _sandboxed
                   else importlib.import_module(package))
     except GraderBug as exc:     # not the submission's fault (a sandbox that refuses to run)
-        return exc
+        if not _raised_by_submission(exc):
+            return exc
+        return _import_error(package, exc)
     except SyntaxError as exc:
         where = f"{display_path(exc.filename or '?')}:{exc.lineno}"
         return SubmissionError(
@@ -95,17 +97,32 @@ def _import(package: str) -> ModuleType | SubmissionError | GraderBug:
             f"Fix that line (run `python -m py_compile {display_path(exc.filename or '?')}` to "
             f"check), then grade again.")
     except Exception as exc:  # any error raised while importing student code
-        frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                  if is_student_file(f.filename)]
-        where = f" at {display_path(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
-        return SubmissionError(
-            f"{package} does not import: {type(exc).__name__}: {exc}{where}. Fix the error "
-            f"(try `python -c 'import {package}'` inside the submission folder).")
+        return _import_error(package, exc)
     origin = Path(getattr(module, "__file__", "") or "").resolve()
     if root not in origin.parents:
         return SubmissionError(f"{package} was imported from {origin}, not from {root}; "
                                f"rename or remove the other copy")
     return module
+
+
+def _student_frames(exc: BaseException) -> list[traceback.FrameSummary]:
+    return [f for f in traceback.extract_tb(exc.__traceback__) if is_student_file(f.filename)]
+
+
+def _raised_by_submission(exc: BaseException) -> bool:
+    """A ``GraderBug`` the submission raised itself: one from the sandboxed child, or one
+    whose innermost frame is a student file (see ``plugin.made_by_submission``)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return getattr(exc, "_lk_cref", None) is not None or \
+        bool(frames) and is_student_file(frames[-1].filename)
+
+
+def _import_error(package: str, exc: BaseException) -> SubmissionError:
+    frames = _student_frames(exc)
+    where = f" at {display_path(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    return SubmissionError(
+        f"{package} does not import: {type(exc).__name__}: {exc}{where}. Fix the error "
+        f"(try `python -c 'import {package}'` inside the submission folder).")
 
 
 # ----- --sandbox (issue 8, labkit.sandbox): this process never imports student code -------------

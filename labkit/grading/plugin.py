@@ -501,7 +501,8 @@ def _text(exc: BaseException, lab: str, result: TestResult | None, inherited_tb)
                 "\n".join(f"{i}. {t}" for i, t in enumerate(texts, 1)))
     notes = "\n".join(n for n in (getattr(exc, "__notes__", None) or [])
                       if isinstance(n, str) and not _hypothesis_note(n))
-    if isinstance(exc, GraderBug):
+    if isinstance(exc, GraderBug) and not made_by_submission(exc, exc.__traceback__
+                                                             or inherited_tb):
         return _ours(exc, "")
     if isinstance(exc, OutOfTime):
         return _timeout_text(exc.limit, result)
@@ -522,7 +523,25 @@ def _text(exc: BaseException, lab: str, result: TestResult | None, inherited_tb)
         return _timeout_text(_guard["limit"] or None, result)
     if isinstance(exc, (PropertyViolation, BudgetExceeded, StudentCodeError, AssertionError)):
         return text + (f"\n{notes}" if notes else "")
-    return _student_raised(exc, exc.__traceback__ or inherited_tb, notes, lab) or _ours(exc, "")
+    return (_student_raised(exc, exc.__traceback__ or inherited_tb, notes, lab)
+            or _from_sandbox(exc, notes) or _ours(exc, ""))
+
+
+def made_by_submission(exc: BaseException, tb) -> bool:
+    """Did the submission raise ``exc``? Yes if it came back from the sandbox (everything
+    there is the submission's doing, whatever frames it reports) or was raised in a student
+    file. So an error that only claims to be the grader's (a ``GraderBug`` raised by student
+    code) is reported as the student's, never as "not your fault"."""
+    return getattr(exc, "_lk_cref", None) is not None or _raised_by_student(exc, tb)
+
+
+def _from_sandbox(exc: BaseException, notes: str) -> str:
+    """"your code raised ..." for an exception of the sandboxed child that names no line of
+    the submission (its frames were all elsewhere, or it hid them); "" for any other."""
+    if getattr(exc, "_lk_cref", None) is None:
+        return ""
+    return (f"your code raised {type(exc).__name__}: {_safe_str(exc)}\n  (the sandboxed "
+            f"process reported no line of your files for it)" + (f"\n{notes}" if notes else ""))
 
 
 def _student_raised(exc: BaseException, tb, notes: str, lab: str) -> str:

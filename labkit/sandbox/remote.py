@@ -14,15 +14,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import linecache
 import os
+import random
+import site
+import sys
+import sysconfig
+import types
 import weakref
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ContractError, StudentCodeError
+from ..errors import ContractError, GraderBug, StudentCodeError
 from ..node import Node, Request
 from ..simulator import describe_event
 from .protocol import TAG, Codec, ProtocolError, class_tag, loads_exact
@@ -57,6 +63,36 @@ class SandboxCrash(StudentCodeError):
 
 class StaleObject(StudentCodeError):
     """An object of a sandboxed process that has been stopped since (after an earlier crash)."""
+
+
+# What student code may hold a reference to: everything it holds, it may read the public
+# attributes of and call (and it can forge a frame naming any reference), so each of these must
+# lead only to more of the same. The graders' (and tests') own objects and classes, plain
+# functions and methods (no public attributes), ``object()`` sentinels and ``random.Random``;
+# never a module, nor anything of the standard library, an installed package or labkit (a path,
+# a file, a simulation's internals: a module holding ``os`` is one public attribute away from
+# running a command as the grader).
+LENDABLE_TYPES = frozenset((object, random.Random, types.FunctionType, types.MethodType,
+                            types.BuiltinFunctionType, types.BuiltinMethodType,
+                            types.MethodWrapperType, types.WrapperDescriptorType,
+                            types.MethodDescriptorType, types.ClassMethodDescriptorType,
+                            functools.partial))
+_LIBRARIES = tuple(sorted({os.path.realpath(p) + os.sep for p in (
+    *(sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")),
+    *getattr(site, "getsitepackages", list)(), getattr(site, "USER_SITE", None),
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) if p}))
+
+
+def lendable(cls: type) -> bool:
+    """May an instance of ``cls`` (a class, for a class itself) be lent to the child? Yes for
+    ``LENDABLE_TYPES`` and for classes defined in a file of the graders or the tests: one
+    outside the standard library, the installed packages and labkit."""
+    if cls in LENDABLE_TYPES:
+        return True
+    if issubclass(cls, ModuleType):
+        return False
+    file = getattr(sys.modules.get(getattr(cls, "__module__", "") or ""), "__file__", None)
+    return bool(file) and not os.path.realpath(file).startswith(_LIBRARIES)
 
 
 # ----- the codec of the trusted side -------------------------------------------------------------
@@ -98,6 +134,10 @@ class ParentCodec(Codec):
             tag = class_tag(v)
             if tag is not None:
                 return tag
+            if not (issubclass(v, BaseException) or lendable(v)):
+                raise GraderBug(f"a grader handed student code the class {v.__module__}."
+                                f"{v.__qualname__}; the sandbox lends only exception classes "
+                                f"and the graders' own classes (see remote.lendable)")
             out = {TAG: "c", "ref": self.export(v), "name": v.__name__,
                    "kind": "exc" if issubclass(v, BaseException) else "plain"}
             if issubclass(v, BaseException):
@@ -113,6 +153,10 @@ class ParentCodec(Codec):
         plain = self.encode_plainish(v)
         if plain is not NotImplemented:
             return plain
+        if not lendable(type(v)):
+            raise GraderBug(f"a grader handed student code a {type(v).__module__}."
+                            f"{type(v).__qualname__}; the sandbox lends only the graders' own "
+                            f"objects, functions and random.Random (see remote.lendable)")
         return {TAG: "o", "ref": self.export(v), "name": type(v).__name__}
 
     # -- decoding: what the child sends us --
@@ -480,10 +524,10 @@ def _watch_key(name: str, args: tuple, kwargs: dict) -> tuple | None:
         return None
     if not args:
         return (name,)
-    types = tuple(map(type, args))
-    if not _KEY_TYPES.issuperset(types):
+    kinds = tuple(map(type, args))
+    if not _KEY_TYPES.issuperset(kinds):
         return None
-    return (name, args, types)
+    return (name, args, kinds)
 
 
 def student_frames(frames: Any, staging: Any) -> list[tuple[str, int, str]]:
