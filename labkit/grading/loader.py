@@ -110,11 +110,13 @@ def _student_frames(exc: BaseException) -> list[traceback.FrameSummary]:
 
 
 def _raised_by_submission(exc: BaseException) -> bool:
-    """A ``GraderBug`` the submission raised itself: one from the sandboxed child, or one
-    whose innermost frame is a student file (see ``plugin.made_by_submission``)."""
+    """A ``GraderBug`` the submission raised itself: one from the sandboxed child, or, in
+    process (where student code runs here), one whose innermost frame is a student file (see
+    ``plugin.made_by_submission``)."""
+    if getattr(exc, "_lk_cref", None) is not None:
+        return True
     frames = traceback.extract_tb(exc.__traceback__)
-    return getattr(exc, "_lk_cref", None) is not None or \
-        bool(frames) and is_student_file(frames[-1].filename)
+    return not _sandboxed and bool(frames) and is_student_file(frames[-1].filename)
 
 
 def _import_error(package: str, exc: BaseException) -> SubmissionError:
