@@ -83,6 +83,7 @@ _LIBRARIES = tuple(sorted({os.path.realpath(p) + os.sep for p in (
     os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) if p}))
 
 
+@functools.lru_cache(maxsize=1024)   # once per class: its file's path is looked up on disk
 def lendable(cls: type) -> bool:
     """May an instance of ``cls`` (a class, for a class itself) be lent to the child? Yes for
     ``LENDABLE_TYPES`` and for classes defined in a file of the graders or the tests: one
