@@ -174,8 +174,8 @@ def test_every_attack_scores_what_the_starter_scores_beside_a_full_marks_referen
     leaked = [line for line in secret_lines if line in text]
     assert not leaked, leaked[:5]
     assert token not in text and "LABKIT_JOB_TOKEN" not in text
-    # Nothing reached another process, or the network.
-    for name in ("reach_other_jobs", "reach_network"):
+    # Nothing reached another process, the network, or the grader's disk.
+    for name in ("reach_other_jobs", "reach_network", "fill_disk"):
         reached = (reports / f"hostile-{name}" / "score.json").read_text()
         assert "REACHED" not in reached, name
     # No attack gets its failures blamed on the grader ("internal error ... not your fault").

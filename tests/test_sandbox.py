@@ -148,6 +148,30 @@ def surroundings():
             "interfaces": [name for _, name in socket.if_nameindex()]}
 
 
+def fill_scratch(total_mb=96, files=6000):
+    """Writes 1 MB files into its working folder until ``total_mb`` or an error, then empty
+    files until ``files`` or an error; what it managed, in MB and files, and the errors."""
+    import errno
+    written, made, errors = 0, 0, []
+    chunk = b"x" * (1024 * 1024)
+    try:
+        while written < total_mb:
+            with open(f"big{written}", "wb") as f:
+                f.write(chunk)
+            written += 1
+    except OSError as exc:
+        errors.append(errno.errorcode.get(exc.errno, str(exc)))
+    for i in range(written):
+        os.remove(f"big{i}")
+    try:
+        while made < files:
+            open(f"f{made}", "wb").close()
+            made += 1
+    except OSError as exc:
+        errors.append(errno.errorcode.get(exc.errno, str(exc)))
+    return {"mb": written, "files": made, "errors": errors}
+
+
 def forbidden():
     """What becomes of calls a sandboxed child must not make: ptrace (on itself), a TCP
     socket, prlimit naming a process, and a UNIX socket pair (allowed)."""
@@ -574,6 +598,29 @@ def test_the_child_sees_no_other_process_and_no_network(student):
     finally:
         del os.environ["LABKIT_SANDBOX_NAMESPACES"]
         with_off.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0,
+                    reason="a scratch tmpfs is for a grader running as root on Linux")
+def test_the_scratch_folder_is_bounded_in_size_and_number_of_files(student):
+    """As root, the child's scratch folder is a tmpfs of its own (``confine.scratch_space``):
+    past 64 MB in all, or 4096 files, its writes fail with ENOSPC, and nothing it wrote is on
+    the grader's disk (96 MB and 6000 files are asked for)."""
+    sb = Sandbox(student, "student_pkg", Settings())
+    try:
+        module = sb.module()
+        layers = " ".join(sb.layers)
+        if "scratch" not in layers:
+            pytest.skip(f"this kernel lets no tmpfs be mounted here ({layers})")
+        assert "scratch 64 MB, 4096 files" in layers, layers
+        got = module.fill_scratch()
+        assert got["mb"] <= 64 and got["files"] < 4096, got
+        assert got["errors"] == ["ENOSPC", "ENOSPC"], got
+        below = sorted(p.name for p in sb.scratch.iterdir())
+        assert below == ["output.txt"], below        # the grader's disk saw none of it
+        assert module.echo(3) == 3                   # and the child still works
+    finally:
+        sb.stop()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64",

@@ -18,7 +18,8 @@ group (without the grader's terminal: ``confine.drop_terminal``) with limits on 
 files and processes, as a uid of its own when the grader is root (``confine.expose`` makes a
 Python under ``/root`` readable to it; if it still cannot drop root it refuses, unless
 ``LABKIT_SANDBOX_ALLOW_ROOT=1``), as process 1 of PID, network, mount, IPC and UTS namespaces
-of its own when the grader is root (``namespaces``), behind a seccomp filter
+of its own when the grader is root (``namespaces``), with a scratch folder bounded in size
+and number of files (``confine.scratch_space``, root only), behind a seccomp filter
 (``confine.seccomp_filter``), and behind Landlock when the kernel has it (``confine``): it
 can read Python and its staging copy of the submission, write only its scratch folder, start no
 process and signal nobody. A layer the machine should give and did not (libseccomp missing, a

@@ -700,6 +700,15 @@ def main() -> None:
             confine.seccomp_binding(bindings)   # while it can still read it (seccomp_binding)
         except confine.Unconfined:
             pass                                # said below, where the filter is applied
+    if os.geteuid() == 0:          # while root: a bounded scratch folder (confine.scratch_space)
+        try:
+            owner = confine.user_ids(config["user"]) if config.get("user") else (0, 0)
+        except (KeyError, ValueError):
+            owner = None                         # ``become`` below says so
+        if owner is not None:
+            bounded = confine.scratch_space(config["scratch"], *owner)
+            if bounded:
+                layers.append(bounded)
     if config.get("user"):
         needs = confine.python_trees()[:1] + [os.path.dirname(os.__file__), config["lib"],
                                                config["impl"], config["scratch"]]

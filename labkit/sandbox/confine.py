@@ -15,6 +15,8 @@ not let through silently.
   cannot signal or trace the grader, and the process limit applies.
 * ``seccomp``: a filter (libseccomp) that refuses tracing, ``prlimit`` on other processes,
   network sockets, mounts, namespaces and kernel facilities student code has no use for.
+* ``scratch``: the scratch folder is a tmpfs of its own (64 MB, 4096 files): a child cannot
+  fill the grader's disk, whatever number of files it writes.
 * ``landlock``: the kernel's unprivileged file-system sandbox: the child may read the Python
   installation, system libraries and its own staging folder (a copy of the submission and of
   labkit), write only its scratch folder, execute nothing, open no TCP connection, and signal no
@@ -132,7 +134,14 @@ def become(user: str, needs: list[str]) -> bool:
 
 
 _CLONE_NEWNS = 0x00020000
-_MS_BIND, _MS_REC, _MS_PRIVATE, _MS_NOSUID, _MS_NODEV = 4096, 16384, 1 << 18, 2, 4
+_MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 2, 4, 8
+
+
+def _own_mounts(libc: ctypes.CDLL) -> bool:
+    """A mount namespace of this process's own, in which nothing mounted reaches the host."""
+    return (libc.unshare(_CLONE_NEWNS) == 0
+            and libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) == 0)
 
 
 def expose(paths: list[str], uid: int, gid: int) -> bool:
@@ -157,9 +166,7 @@ def expose(paths: list[str], uid: int, gid: int) -> bool:
     tops = [b for b in tops if not any(b.startswith(t + os.sep) for t in tops)]
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(_CLONE_NEWNS) != 0:
-            return False
-        if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        if not _own_mounts(libc):
             return False
         fds = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in wanted}
         old_umask = os.umask(0o022)
@@ -180,6 +187,33 @@ def expose(paths: list[str], uid: int, gid: int) -> bool:
     except (OSError, AttributeError):
         return False
     return all(readable_by(p, uid, gid) for p in paths)
+
+
+SCRATCH_MB, SCRATCH_FILES = 64, 4096
+
+
+def scratch_space(path: str, uid: int, gid: int, size_mb: int = SCRATCH_MB,
+                  files: int = SCRATCH_FILES) -> str:
+    """Bound what the child can write in all (root, Linux): in a mount namespace of its own, an
+    empty tmpfs of ``size_mb`` MB and ``files`` files and folders, owned by ``uid:gid``, is
+    mounted over the scratch folder ``path`` (no set-uid, no devices, nothing executable). A
+    full one answers ENOSPC to the student's code; it is gone with the child's last process,
+    and the grader's disk never sees it. The layer's text, or "" where the system refuses
+    (then each file is still bounded by ``RLIMIT_FSIZE``, their number and total are not).
+    The caller must ``chdir`` to ``path`` afterwards (its working folder is the one below)."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        return ""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if not _own_mounts(libc):
+            return ""
+        options = f"size={size_mb}m,nr_inodes={files},mode=0700,uid={uid},gid={gid}"
+        if libc.mount(b"tmpfs", path.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+                      options.encode()) != 0:
+            return ""
+    except (OSError, AttributeError):
+        return ""
+    return f"scratch {size_mb} MB, {files} files"
 
 
 def _first_closed_folder(path: str, uid: int, gid: int) -> str | None:
