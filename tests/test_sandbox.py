@@ -623,6 +623,37 @@ def test_the_scratch_folder_is_bounded_in_size_and_number_of_files(student):
         sb.stop()
 
 
+def _kernel_landlock_abi() -> int:
+    """The Landlock ABI this kernel offers (0: none), asked the way ``confine.landlock`` asks."""
+    import ctypes
+
+    from labkit.sandbox import confine
+
+    if not sys.platform.startswith("linux"):
+        return 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    return max(0, libc.syscall(confine._SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1)))
+
+
+def test_every_layer_the_child_applied_is_reported(student):
+    """What ``grade_class`` lists, and what the warnings are decided on, is every layer the
+    child applied, the last one included: as root on a kernel with Landlock the child reports
+    eleven (Landlock is the last), which a cut at ten once hid."""
+    sb = Sandbox(student, "student_pkg", Settings())
+    try:
+        sb.module()
+        layers = sb.layers
+    finally:
+        sb.stop()
+    assert layers[:5] == ["memory 1024 MB", "cpu 900 s", "file size 64 MB", "64 open files",
+                          "no core dumps"], layers
+    if _kernel_landlock_abi() >= 1:
+        assert layers[-1].startswith(f"landlock v{_kernel_landlock_abi()} "), layers
+    if sys.platform.startswith("linux") and os.geteuid() == 0:
+        assert any(layer.startswith("user ") for layer in layers), layers
+        assert "no new processes" in layers, layers
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
                     reason="the test's ptrace call number is x86-64's")
 def test_a_seccomp_filter_refuses_tracing_network_sockets_and_other_processes(student,

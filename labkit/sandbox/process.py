@@ -346,7 +346,7 @@ class Sandbox:
             self.own_session = True
             return self._spawn()
         self.channel.timeout = self.settings.call_timeout
-        self.layers = [str(x) for x in hello.get("layers", [])][:10]
+        self.layers = [str(x)[:200] for x in hello.get("layers", [])][:20]
         if "refused" in hello:
             self.stop()
             raise GraderBug(refusal(str(hello["refused"])[:200]))
